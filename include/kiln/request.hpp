@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+// One header field as it arrived: the name keeps its case, the value has no surrounding spaces.
+struct header {
+  std::string_view name;
+  std::string_view value;
+};
+
+// An HTTP request as the worker parsed it. The views point into the connection's buffers and are
+// valid while the request is being handled; copy what must outlive the handler.
+struct request {
+  std::string_view method;
+  std::string_view target;  // As sent: "/books/7?lang=en".
+  std::string_view path;    // The target's path, still percent-encoded: "/books/7".
+  std::string_view query;   // After the '?', without it: "lang=en".
+  std::uint8_t version_major = 1;
+  std::uint8_t version_minor = 1;
+  std::vector<header> headers;
+  std::string body;
+  std::string_view peer;  // The client's address: "127.0.0.1:50312".
+  bool keep_alive = true;
+  bool expects_continue = false;
+
+  // The first header with this name, compared without regard to case.
+  std::optional<std::string_view> header_value(std::string_view name) const noexcept;
+};
+
+// Compares two ASCII strings without regard to case, as HTTP compares header names and tokens.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace kiln

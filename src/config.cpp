@@ -1,0 +1,631 @@
+#include "config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "cpu_quota.hpp"
+
+extern char** environ;
+
+namespace kiln {
+namespace {
+
+// The conventional variables that platforms and the seed's gunicorn setup already use.
+struct conventional_variable {
+  std::string_view variable;
+  std::string_view setting;
+};
+constexpr conventional_variable conventional_variables[] = {
+    {"WEB_CONCURRENCY", "workers"},
+    {"HTTP_SERVE_TIMEOUT_SECONDS", "timeout"},
+};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean 'keepalive'?" when a setting's name is close to name, else "".
+std::string suggestion(std::string_view name, std::string (*spell)(const setting_info&)) {
+  const setting_info* best = nullptr;
+  std::size_t best_distance = std::max<std::size_t>(3, name.size() / 3) + 1;
+  for (const auto& info : setting_registry()) {
+    std::size_t distance = edit_distance(name, spell(info));
+    if (distance < best_distance) {
+      best = &info;
+      best_distance = distance;
+    }
+  }
+  return best ? fmt::format("; did you mean '{}'?", spell(*best)) : std::string{};
+}
+
+std::string toml_key(const setting_info& info) {
+  return std::string(info.name);
+}
+std::string env_name(const setting_info& info) {
+  return info.environment_variable();
+}
+std::string flag_name(const setting_info& info) {
+  return info.flag();
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
+  return text;
+}
+
+std::string lower(std::string_view text) {
+  std::string result(text);
+  for (char& c : result)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return result;
+}
+
+[[noreturn]] void fail(std::string_view where, std::string_view message) {
+  throw config_error(fmt::format("{}: {}", where, message));
+}
+
+std::string format_number(double value) {
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {
+    return std::to_string(static_cast<long long>(value));
+  }
+  return fmt::format("{}", value);
+}
+
+void check_range(const setting_info& info, double value, std::string_view text,
+                 std::string_view where) {
+  if (value < info.minimum || value > info.maximum) {
+    if (info.maximum >= 1e12) {
+      fail(where, fmt::format("{} must be at least {}, not {}", info.name,
+                              format_number(info.minimum), text));
+    }
+    fail(where, fmt::format("{} must be between {} and {}, not {}", info.name,
+                            format_number(info.minimum), format_number(info.maximum), text));
+  }
+}
+
+// Each setting type's reading of a value written as text (environment, flags, TOML strings).
+struct text_assigner {
+  settings& values;
+  const setting_info& info;
+  std::string_view text;
+  std::string_view where;
+
+  void operator()(bool settings::*member) const {
+    std::string word = lower(trim(text));
+    if (word == "true" || word == "yes" || word == "on" || word == "1") {
+      values.*member = true;
+    } else if (word == "false" || word == "no" || word == "off" || word == "0") {
+      values.*member = false;
+    } else {
+      fail(where, fmt::format("{} must be true or false, not \"{}\"", info.name, text));
+    }
+  }
+
+  void operator()(std::int64_t settings::*member) const {
+    std::string_view number = trim(text);
+    if (info.allows_auto && lower(number) == "auto") {
+      values.*member = static_cast<std::int64_t>(available_cpus());
+      return;
+    }
+    std::int64_t value = 0;
+    auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (number.empty() || error != std::errc{} || end != number.data() + number.size()) {
+      fail(where, fmt::format("{} must be a whole number{}, not \"{}\"", info.name,
+                              info.allows_auto ? " or \"auto\"" : "", text));
+    }
+    check_range(info, static_cast<double>(value), number, where);
+    values.*member = value;
+  }
+
+  void operator()(milliseconds settings::*member) const {
+    std::string_view number = trim(text);
+    double seconds = 0;
+    auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), seconds);
+    if (number.empty() || error != std::errc{} || end != number.data() + number.size() ||
+        !std::isfinite(seconds)) {
+      fail(where, fmt::format("{} must be a number of seconds, not \"{}\"", info.name, text));
+    }
+    check_range(info, seconds, number, where);
+    values.*member = milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
+  }
+
+  void operator()(std::string settings::*member) const {
+    if (!info.choices.empty()) {
+      std::string word = lower(trim(text));
+      std::string_view choices = info.choices;
+      bool known = false;
+      for (std::size_t start = 0; start <= choices.size();) {
+        std::size_t bar = choices.find('|', start);
+        if (bar == std::string_view::npos) bar = choices.size();
+        known = known || choices.substr(start, bar - start) == word;
+        start = bar + 1;
+      }
+      if (!known) {
+        std::string listed(choices);
+        std::replace(listed.begin(), listed.end(), '|', ',');
+        fail(where, fmt::format("{} must be one of {}, not \"{}\"", info.name, listed, text));
+      }
+      values.*member = word;
+      return;
+    }
+    values.*member = std::string(text);
+  }
+
+  void operator()(std::vector<std::string> settings::*member) const {
+    std::vector<std::string> items;
+    std::string_view rest = text;
+    while (true) {
+      std::size_t comma = rest.find(',');
+      std::string_view item = trim(rest.substr(0, comma));
+      if (item.empty()) fail(where, fmt::format("{} has an empty item in \"{}\"", info.name, text));
+      items.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    values.*member = std::move(items);
+  }
+};
+
+void assign_text(settings& values, const setting_info& info, std::string_view text,
+                 std::string_view where) {
+  std::visit(text_assigner{values, info, text, where}, info.field);
+}
+
+// What a TOML node holds, for messages: "a string", "an array".
+std::string_view describe_node(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date or time";
+  }
+}
+
+void assign_toml(settings& values, const setting_info& info, const toml::node& node,
+                 const environment& env, std::string_view where) {
+  auto wrong_type = [&] {
+    fail(where,
+         fmt::format("{} must be {}, not {}", info.name, info.type_name(), describe_node(node)));
+  };
+  // Strings are read like environment values once ${...} is expanded, so that a number can
+  // come from a variable: timeout = "${HTTP_SERVE_TIMEOUT_SECONDS:-30}".
+  if (auto text = node.as_string()) {
+    assign_text(values, info, interpolate(text->get(), env, where), where);
+    return;
+  }
+  if (auto* list = std::get_if<std::vector<std::string> settings::*>(&info.field)) {
+    auto array = node.as_array();
+    if (array == nullptr || array->empty()) wrong_type();
+    std::vector<std::string> items;
+    for (const auto& element : *array) {
+      auto text = element.as_string();
+      if (text == nullptr) wrong_type();
+      std::string item = interpolate(text->get(), env, where);
+      if (trim(item).empty()) fail(where, fmt::format("{} has an empty item", info.name));
+      items.emplace_back(trim(item));
+    }
+    values.*(*list) = std::move(items);
+    return;
+  }
+  if (auto flag = node.as_boolean(); flag && std::holds_alternative<bool settings::*>(info.field)) {
+    values.*std::get<bool settings::*>(info.field) = flag->get();
+    return;
+  }
+  if (auto* integer = std::get_if<std::int64_t settings::*>(&info.field)) {
+    if (auto number = node.as_integer()) {
+      check_range(info, static_cast<double>(number->get()), std::to_string(number->get()), where);
+      values.*(*integer) = number->get();
+      return;
+    }
+    wrong_type();
+  }
+  if (auto* duration = std::get_if<milliseconds settings::*>(&info.field)) {
+    double seconds = 0;
+    if (auto number = node.as_integer()) {
+      seconds = static_cast<double>(number->get());
+    } else if (auto real = node.as_floating_point()) {
+      seconds = real->get();
+    } else {
+      wrong_type();
+    }
+    check_range(info, seconds, format_number(seconds), where);
+    values.*(*duration) = milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
+    return;
+  }
+  wrong_type();
+}
+
+void read_toml_file(configuration& config, const environment& env) {
+  toml::table table;
+  try {
+    table = toml::parse_file(config.file);
+  } catch (const toml::parse_error& error) {
+    const auto& begin = error.source().begin;
+    if (begin.line == 0) {
+      fail(config.file, fmt::format("cannot read the configuration file: {}", error.description()));
+    }
+    fail(fmt::format("{}:{}:{}", config.file, begin.line, begin.column), error.description());
+  }
+  const auto registry = setting_registry();
+  for (const auto& [key, node] : table) {
+    std::string where = fmt::format("{}:{}", config.file, node.source().begin.line);
+    const setting_info* info = find_setting(key.str());
+    if (info == nullptr) {
+      fail(where,
+           fmt::format("'{}' is not a setting{}", key.str(), suggestion(key.str(), toml_key)));
+    }
+    assign_toml(config.values, *info, node, env, where);
+    config.origins[static_cast<std::size_t>(info - registry.data())] = where;
+  }
+}
+
+void read_environment(configuration& config, const environment& env) {
+  const auto registry = setting_registry();
+  auto set = [&](const setting_info& info, std::string_view variable, std::string_view text) {
+    std::string where = fmt::format("environment {}=\"{}\"", variable, text);
+    assign_text(config.values, info, text, where);
+    config.origins[static_cast<std::size_t>(&info - registry.data())] =
+        fmt::format("env {}", variable);
+  };
+  // The conventional names first, so that the KILN_ name wins when a user sets both.
+  for (const auto& conventional : conventional_variables) {
+    if (auto found = env.find(conventional.variable); found != env.end()) {
+      set(*find_setting(conventional.setting), conventional.variable, found->second);
+    }
+  }
+  for (const auto& [variable, text] : env) {
+    if (!variable.starts_with("KILN_") || variable == "KILN_CONFIG") continue;
+    const setting_info* found = nullptr;
+    for (const auto& info : registry) {
+      if (info.environment_variable() == variable) found = &info;
+    }
+    if (found == nullptr) {
+      fail(fmt::format("environment {}", variable),
+           fmt::format("'{}' names no setting{}", variable, suggestion(variable, env_name)));
+    }
+    set(*found, variable, text);
+  }
+  // PORT is what platforms set to say where to listen; it counts only when nothing else did.
+  std::size_t bind_index = static_cast<std::size_t>(find_setting("bind") - registry.data());
+  if (auto port = env.find("PORT"); port != env.end() && config.origins[bind_index] == "default") {
+    std::string where = fmt::format("environment PORT=\"{}\"", port->second);
+    std::string_view text = trim(port->second);
+    unsigned number = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size() ||
+        number > 65535) {
+      fail(where, "PORT must be a port number from 0 to 65535");
+    }
+    config.values.bind = {fmt::format("0.0.0.0:{}", number)};
+    config.origins[bind_index] = "env PORT";
+  }
+}
+
+}  // namespace
+
+environment process_environment() {
+  environment env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string_view text = *entry;
+    auto equals = text.find('=');
+    if (equals == std::string_view::npos) continue;
+    env.emplace(text.substr(0, equals), text.substr(equals + 1));
+  }
+  return env;
+}
+
+command_line parse_command_line(std::span<const char* const> arguments) {
+  command_line line;
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    std::string_view argument = arguments[i];
+    std::string_view name = argument;
+    std::optional<std::string_view> attached;
+    if (argument.starts_with("--")) {
+      if (auto equals = argument.find('='); equals != std::string_view::npos) {
+        name = argument.substr(0, equals);
+        attached = argument.substr(equals + 1);
+      }
+    }
+    auto take_value = [&]() -> std::string {
+      if (attached) return std::string(*attached);
+      if (i + 1 >= arguments.size()) fail(fmt::format("flag {}", name), "needs a value");
+      return arguments[++i];
+    };
+    auto no_value = [&] {
+      if (attached) fail(fmt::format("flag {}", name), "takes no value");
+    };
+
+    if (name == "-h" || name == "--help") {
+      no_value();
+      line.help = true;
+    } else if (name == "--version") {
+      no_value();
+      line.version = true;
+    } else if (name == "--check-config") {
+      no_value();
+      line.check_config = true;
+    } else if (name == "--print-config") {
+      no_value();
+      line.print_config = true;
+    } else if (name == "--settings-markdown") {
+      no_value();
+      line.settings_markdown = true;
+    } else if (name == "-c" || name == "--config") {
+      line.config_file = take_value();
+    } else {
+      const setting_info* found = nullptr;
+      bool negated = false;
+      for (const auto& info : setting_registry()) {
+        if (name == info.flag() || (info.short_flag != 0 && name.size() == 2 && name[0] == '-' &&
+                                    name[1] == info.short_flag)) {
+          found = &info;
+        } else if (std::holds_alternative<bool settings::*>(info.field) &&
+                   name == "--no-" + info.flag().substr(2)) {
+          found = &info;
+          negated = true;
+        }
+      }
+      if (found == nullptr) {
+        if (!name.starts_with('-')) {
+          fail(fmt::format("argument \"{}\"", name),
+               "kiln takes no arguments, only flags (see --help)");
+        }
+        fail(fmt::format("flag {}", name),
+             fmt::format("unknown flag{}",
+                         name.starts_with("--") ? suggestion(name, flag_name) : ""));
+      }
+      std::string text;
+      if (std::holds_alternative<bool settings::*>(found->field)) {
+        if (negated) no_value();
+        text = attached ? std::string(*attached) : (negated ? "false" : "true");
+      } else {
+        text = take_value();
+      }
+      line.values.push_back({found, std::move(text), std::string(name)});
+    }
+  }
+  return line;
+}
+
+std::string_view configuration::origin(std::string_view setting_name) const {
+  const auto registry = setting_registry();
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    if (registry[i].name == setting_name) return origins[i];
+  }
+  return {};
+}
+
+configuration load_configuration(const command_line& line, const environment& env) {
+  const auto registry = setting_registry();
+  configuration config;
+  config.origins.assign(registry.size(), "default");
+  for (const auto& info : registry) {
+    assign_text(config.values, info, info.default_value, "default");
+  }
+
+  config.file = line.config_file;
+  if (config.file.empty()) {
+    if (auto found = env.find("KILN_CONFIG"); found != env.end()) config.file = found->second;
+  }
+  if (!config.file.empty()) read_toml_file(config, env);
+  read_environment(config, env);
+
+  // A repeated list flag (--bind a --bind b) adds to the list it started afresh.
+  std::vector<bool> seen(registry.size(), false);
+  for (const auto& value : line.values) {
+    auto index = static_cast<std::size_t>(value.setting - registry.data());
+    std::string where = fmt::format("flag {} \"{}\"", value.flag, value.text);
+    auto* list = std::get_if<std::vector<std::string> settings::*>(&value.setting->field);
+    if (list != nullptr && seen[index]) {
+      settings more;
+      assign_text(more, *value.setting, value.text, where);
+      auto& items = config.values.*(*list);
+      items.insert(items.end(), (more.*(*list)).begin(), (more.*(*list)).end());
+    } else {
+      assign_text(config.values, *value.setting, value.text, where);
+    }
+    seen[index] = true;
+    config.origins[index] = fmt::format("flag {}", value.flag);
+  }
+  return config;
+}
+
+std::string interpolate(std::string_view text, const environment& env, std::string_view where) {
+  std::string result;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$') {
+      result.push_back(text[i]);
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '$') {
+      result.push_back('$');
+      ++i;
+      continue;
+    }
+    if (i + 1 >= text.size() || text[i + 1] != '{') {
+      result.push_back('$');
+      continue;
+    }
+    std::size_t close = text.find('}', i + 2);
+    if (close == std::string_view::npos) {
+      fail(where, fmt::format("unterminated \"${{\" in \"{}\"", text));
+    }
+    std::string_view expression = text.substr(i + 2, close - i - 2);
+    std::size_t operator_at = expression.find(':');
+    std::string_view variable = expression.substr(0, operator_at);
+    if (variable.empty() || !std::all_of(variable.begin(), variable.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+        })) {
+      fail(where, fmt::format("\"${{{}}}\" is not a variable reference", expression));
+    }
+    auto found = env.find(variable);
+    bool set = found != env.end() && !found->second.empty();
+    if (operator_at == std::string_view::npos) {
+      if (found != env.end()) result += found->second;
+    } else if (expression.substr(operator_at).starts_with(":-")) {
+      result += set ? std::string_view(found->second) : expression.substr(operator_at + 2);
+    } else if (expression.substr(operator_at).starts_with(":?")) {
+      if (!set) {
+        std::string_view message = expression.substr(operator_at + 2);
+        fail(where, message.empty() ? fmt::format("{} must be set", variable)
+                                    : fmt::format("{} is not set: {}", variable, message));
+      }
+      result += found->second;
+    } else {
+      fail(where,
+           fmt::format("\"${{{}}}\": expected ${{VAR}}, ${{VAR:-default}} or ${{VAR:?message}}",
+                       expression));
+    }
+    i = close;
+  }
+  return result;
+}
+
+namespace {
+
+std::string quoted(std::string_view text) {
+  std::string result = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        result += "\\\"";
+        break;
+      case '\\':
+        result += "\\\\";
+        break;
+      case '\n':
+        result += "\\n";
+        break;
+      case '\t':
+        result += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          result += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
+        } else {
+          result.push_back(c);
+        }
+    }
+  }
+  return result + "\"";
+}
+
+std::string toml_value(const settings& values, const setting_info& info) {
+  struct printer {
+    const settings& values;
+    std::string operator()(bool settings::*m) const { return values.*m ? "true" : "false"; }
+    std::string operator()(std::int64_t settings::*m) const { return std::to_string(values.*m); }
+    std::string operator()(milliseconds settings::*m) const {
+      return format_number(static_cast<double>((values.*m).count()) / 1000.0);
+    }
+    std::string operator()(std::string settings::*m) const { return quoted(values.*m); }
+    std::string operator()(std::vector<std::string> settings::*m) const {
+      std::string text = "[";
+      for (const auto& item : values.*m) {
+        if (text.size() > 1) text += ", ";
+        text += quoted(item);
+      }
+      return text + "]";
+    }
+  };
+  return std::visit(printer{values}, info.field);
+}
+
+}  // namespace
+
+std::string describe(const configuration& config) {
+  std::string text;
+  const auto registry = setting_registry();
+  std::string_view section;
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    const auto& info = registry[i];
+    if (info.section != section) {
+      text += fmt::format("{}# {}\n", section.empty() ? "" : "\n", info.section);
+      section = info.section;
+    }
+    text += fmt::format("{} = {}  # {}\n", info.name, toml_value(config.values, info),
+                        config.origins[i]);
+  }
+  return text;
+}
+
+std::string help_text() {
+  std::string text =
+      "Usage: kiln [-c FILE] [--SETTING VALUE ...]\n"
+      "\n"
+      "kiln is a preforking HTTP server: a master process binds the sockets and keeps the workers\n"
+      "alive; each worker serves HTTP/1.1 from a libuv event loop.\n"
+      "\n"
+      "Every setting can come from a TOML file (-c FILE, or KILN_CONFIG), an environment variable\n"
+      "(KILN_<NAME>) or a flag; a flag beats the environment, which beats the file, which beats\n"
+      "the default.\n"
+      "\n"
+      "  -c, --config FILE     Read settings from this TOML file.\n"
+      "      --check-config    Check the settings and exit: 0 when they are valid.\n"
+      "      --print-config    Print every setting's value and where it came from, and exit.\n"
+      "      --settings-markdown  Print the settings as a Markdown table, and exit.\n"
+      "      --version         Print kiln's version and exit.\n"
+      "  -h, --help            Print this help and exit.\n";
+  std::string_view section;
+  for (const auto& info : setting_registry()) {
+    if (info.section != section) {
+      text += fmt::format("\n{}:\n", info.section);
+      section = info.section;
+    }
+    std::string flag = info.short_flag ? fmt::format("-{}, {}", info.short_flag, info.flag())
+                                       : fmt::format("    {}", info.flag());
+    text += fmt::format("  {} ({}; default {})\n", flag, info.type_name(),
+                        info.default_value.empty() ? "none" : info.default_value);
+    text += fmt::format("        {}\n", info.help);
+  }
+  return text;
+}
+
+std::string settings_markdown() {
+  std::string text =
+      "| Setting (TOML key) | Environment | Flag | Type | Default | Meaning |\n"
+      "|---|---|---|---|---|---|\n";
+  for (const auto& info : setting_registry()) {
+    std::string flag = info.short_flag ? fmt::format("`-{}`, `{}`", info.short_flag, info.flag())
+                                       : fmt::format("`{}`", info.flag());
+    std::string help(info.help);
+    std::string type = info.type_name();
+    std::replace(type.begin(), type.end(), '|', '/');
+    text += fmt::format(
+        "| `{}` | `{}` | {} | {} | {} | {} |\n", info.name, info.environment_variable(), flag, type,
+        info.default_value.empty() ? "none" : fmt::format("`{}`", info.default_value), help);
+  }
+  return text;
+}
+
+}  // namespace kiln

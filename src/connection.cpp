@@ -1,0 +1,398 @@
+#include "connection.hpp"
+
+#include <cstring>
+#include <new>
+
+#include <spdlog/spdlog.h>
+
+#include "worker.hpp"
+
+namespace kiln {
+namespace {
+
+// Room a kept head gets to grow into before the next read.
+constexpr std::size_t carry_read_room = 4096;
+// Past this much unsent output, parsing pauses until the client has taken it: pipelined
+// requests cannot make a worker buffer without bound.
+constexpr std::size_t batch_high_water = 256 * 1024;
+
+constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+
+}  // namespace
+
+// A write libuv could not finish at once. It owns its bytes and frees itself in its callback,
+// which libuv also calls (with UV_ECANCELED) for writes still queued when the handle closes.
+struct connection::pending_write {
+  uv_write_t request;
+  connection* owner;
+  std::unique_ptr<char[]> bytes;
+};
+
+connection::connection(worker& owner) noexcept : worker_(owner), parser_(owner.limits(), *this) {}
+
+connection::~connection() = default;
+
+bool connection::start(uv_stream_t* listener) noexcept {
+  int error = listener->type == UV_NAMED_PIPE ? uv_pipe_init(worker_.loop(), &handle_.pipe, 0)
+                                              : uv_tcp_init(worker_.loop(), &handle_.tcp);
+  if (error != 0) {
+    // Without an initialized handle there is no close callback to free this connection.
+    spdlog::error("uv_tcp_init: {}", uv_strerror(error));
+    delete this;
+    return false;
+  }
+  handle_.handle.data = this;
+  worker_.connection_opened();
+  if (error = uv_accept(listener, &handle_.stream); error != 0) {
+    spdlog::debug("uv_accept: {}", uv_strerror(error));
+    close();
+    return false;
+  }
+  // A new connection gets header_timeout for its first request, not keepalive: a client that
+  // connects and sends nothing is a slow client.
+  worker_.arm(*this, timeout_kind::header);
+  start_reading();
+  return true;
+}
+
+void connection::start_reading() noexcept {
+  if (reading_ || closing_) return;
+  if (int error = uv_read_start(&handle_.stream, on_alloc, on_read); error != 0) {
+    spdlog::debug("uv_read_start: {}", uv_strerror(error));
+    close();
+    return;
+  }
+  reading_ = true;
+}
+
+void connection::stop_reading() noexcept {
+  if (!reading_) return;
+  uv_read_stop(&handle_.stream);
+  reading_ = false;
+}
+
+void connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buffer) noexcept {
+  auto& self = *static_cast<connection*>(handle->data);
+  // An unfinished head keeps growing in the carry buffer, so that its spans stay contiguous.
+  if (self.carry_size_ > 0 && !self.lingering_) {
+    if (!self.reserve_carry(self.carry_size_ + carry_read_room)) {
+      *buffer = uv_buf_init(nullptr, 0);  // libuv reports UV_ENOBUFS to on_read.
+      return;
+    }
+    *buffer =
+        uv_buf_init(self.carry_.get() + self.carry_size_, self.carry_capacity_ - self.carry_size_);
+    return;
+  }
+  *buffer = self.worker_.read_buffer();
+}
+
+void connection::on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buffer) noexcept {
+  auto& self = *static_cast<connection*>(stream->data);
+  if (size > 0) {
+    self.received(buffer->base, static_cast<std::size_t>(size));
+  } else if (size < 0) {
+    // The client closed its side (UV_EOF) or the connection failed. Responses still being
+    // written to a client that only half-closed are finished first.
+    if (size != UV_EOF) spdlog::debug("read: {}", uv_strerror(static_cast<int>(size)));
+    self.stop_reading();
+    bool cut_short = !self.parser_.finish() && !self.lingering_;
+    if (size == UV_EOF && self.pending_writes_ > 0 && !cut_short) {
+      self.close_after_write_ = true;
+      self.linger_ = false;
+      return;
+    }
+    self.close();
+  }
+}
+
+void connection::received(const char* data, std::size_t size) noexcept {
+  if (lingering_) return;  // Whatever arrives after an error response is read and dropped.
+  bool into_carry = carry_ && data == carry_.get() + carry_size_;
+  if (into_carry) carry_size_ += static_cast<std::uint32_t>(size);
+  parse(data, size);
+  flush();
+}
+
+void connection::parse(const char* data, std::size_t size) noexcept {
+  auto result = parser_.feed(data, size);
+  const char* end = data + size;
+  switch (result.state) {
+    case request_parser::status::need_more:
+      keep(parser_.head_start(), end, true);
+      break;
+    case request_parser::status::paused:
+      keep(data + result.consumed, end, false);
+      break;
+    case request_parser::status::failed:
+      release_carry();
+      reject(parser_.error().status, parser_.error().reason);
+      break;
+  }
+}
+
+void connection::keep(const char* from, const char* end, bool fed) noexcept {
+  if (from == nullptr || from == end) {
+    release_carry();
+    return;
+  }
+  auto size = static_cast<std::size_t>(end - from);
+  bool inside_carry = carry_ && from >= carry_.get() && from < carry_.get() + carry_capacity_;
+  if (inside_carry) {
+    std::memmove(carry_.get(), from, size);
+  } else {
+    if (!reserve_carry(size + carry_read_room)) {
+      reject(503, "out of memory for a request head");
+      return;
+    }
+    std::memcpy(carry_.get(), from, size);
+  }
+  if (fed) parser_.rebase(carry_.get() - from);
+  carry_size_ = static_cast<std::uint32_t>(size);
+  carry_parsed_ = fed ? carry_size_ : 0;
+}
+
+bool connection::reserve_carry(std::size_t size) noexcept {
+  if (size <= carry_capacity_) return true;
+  std::size_t capacity = std::max<std::size_t>(size, std::size_t{carry_capacity_} * 2);
+  std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
+  if (!bigger) return false;
+  if (carry_size_ > 0) {
+    std::memcpy(bigger.get(), carry_.get(), carry_size_);
+    if (carry_parsed_ > 0) parser_.rebase(bigger.get() - carry_.get());
+  }
+  carry_ = std::move(bigger);
+  carry_capacity_ = static_cast<std::uint32_t>(capacity);
+  return true;
+}
+
+void connection::release_carry() noexcept {
+  carry_.reset();
+  carry_capacity_ = carry_size_ = carry_parsed_ = 0;
+}
+
+void connection::on_request_head(request& req) noexcept {
+  // The client waits for this before it sends the body; it goes out with this read's answers.
+  if (req.expects_continue) worker_.batch().text().append(continue_response);
+}
+
+void connection::on_request_body(request&, std::string_view) noexcept {
+  // Static files take no body: it is read (within limit_request_body) and dropped.
+}
+
+bool connection::on_request_complete(request& req) noexcept {
+  ++requests_;
+  // The next request's head gets header_timeout from its own first byte.
+  unlink();
+  bool keep_alive = req.keep_alive && !draining_ && worker_.keeps_alive();
+  if (!keep_alive) {
+    mode_ = connection_mode::close;
+  } else {
+    mode_ = req.version_minor == 0 ? connection_mode::keep_alive_1_0 : connection_mode::keep_alive;
+  }
+  head_request_ = req.method == "HEAD";
+  worker_.handle(req, *this);
+  if (mode_ == connection_mode::close) {
+    // Nothing after this request is parsed. If the client sent more, linger so that the kernel
+    // does not answer those bytes with a reset that could destroy this response in transit.
+    close_after_write_ = true;
+    return false;
+  }
+  return worker_.batch().size() < batch_high_water;
+}
+
+void connection::append_head(int status, std::string_view headers, std::string_view more_headers,
+                             std::size_t body_size) noexcept {
+  append_response_head(
+      worker_.batch().text(), status, headers, more_headers,
+      status_has_body(status) ? std::optional<std::uint64_t>(body_size) : std::nullopt, mode_,
+      worker_.date());
+}
+
+void connection::send(int status, std::string_view headers, std::string_view body) noexcept {
+  append_head(status, headers, {}, body.size());
+  if (status_has_body(status) && !head_request_) worker_.batch().text().append(body);
+}
+
+void connection::send_shared(int status, std::string_view headers, output_batch::shared_bytes owner,
+                             std::string_view body) noexcept {
+  append_head(status, headers, {}, body.size());
+  if (status_has_body(status) && !head_request_) {
+    worker_.batch().append_shared(std::move(owner), body);
+  }
+}
+
+void connection::send_status(int status, std::string_view headers) noexcept {
+  char body[64];
+  std::string_view reason = reason_phrase(status);
+  int length = std::snprintf(body, sizeof body, "%d %.*s\n", status,
+                             static_cast<int>(reason.size()), reason.data());
+  append_head(status, "Content-Type: text/plain; charset=utf-8\r\n", headers,
+              static_cast<std::size_t>(length));
+  if (status_has_body(status) && !head_request_) worker_.batch().text().append(body, length);
+}
+
+void connection::reject(int status, std::string_view reason) noexcept {
+  spdlog::debug("rejecting a request with {}: {}", status, reason);
+  mode_ = connection_mode::close;
+  head_request_ = false;
+  close_after_write_ = true;
+  linger_ = true;
+  send_status(status, {});
+}
+
+void connection::flush() noexcept {
+  write_batch();
+  settle();
+}
+
+void connection::write_batch() noexcept {
+  auto& batch = worker_.batch();
+  if (batch.empty() || closing_) {
+    batch.clear();
+    return;
+  }
+  const auto& buffers = batch.buffers();
+  std::size_t written = 0;
+  if (pending_writes_ == 0) {
+    int result =
+        uv_try_write(&handle_.stream, buffers.data(), static_cast<unsigned>(buffers.size()));
+    if (result < 0 && result != UV_EAGAIN) {
+      spdlog::debug("write: {}", uv_strerror(result));
+      batch.clear();
+      close();
+      return;
+    }
+    written = result > 0 ? static_cast<std::size_t>(result) : 0;
+  }
+  if (written < batch.size()) {
+    // The socket is full: libuv sends the rest when it can, from a copy this connection owns.
+    auto pending = std::make_unique<pending_write>();
+    std::size_t size = 0;
+    pending->bytes = batch.copy_from(written, size);
+    pending->owner = this;
+    pending->request.data = pending.get();
+    uv_buf_t rest = uv_buf_init(pending->bytes.get(), static_cast<unsigned>(size));
+    if (int error = uv_write(&pending->request, &handle_.stream, &rest, 1, on_write); error != 0) {
+      spdlog::debug("uv_write: {}", uv_strerror(error));
+      batch.clear();
+      close();
+      return;
+    }
+    pending.release();  // libuv holds it until on_write.
+    ++pending_writes_;
+  }
+  batch.clear();
+}
+
+void connection::on_write(uv_write_t* request, int status) noexcept {
+  std::unique_ptr<pending_write> done(static_cast<pending_write*>(request->data));
+  auto& self = *done->owner;
+  --self.pending_writes_;
+  if (status < 0) {
+    // UV_ECANCELED means the connection is closing already.
+    if (status != UV_ECANCELED) spdlog::debug("write: {}", uv_strerror(status));
+    self.close();
+    return;
+  }
+  self.settle();
+}
+
+void connection::settle() noexcept {
+  // Pipelined requests that waited for the client to take earlier answers go first.
+  while (!closing_ && pending_writes_ == 0 && !close_after_write_ && has_unparsed()) {
+    parser_.resume();
+    parse(carry_.get() + carry_parsed_, carry_size_ - carry_parsed_);
+    write_batch();
+  }
+  if (closing_) return;
+  if (pending_writes_ > 0) {
+    stop_reading();
+    worker_.arm(*this, timeout_kind::send);
+    return;
+  }
+  if (close_after_write_) {
+    if (linger_ || has_unparsed() || parser_.inside_request()) {
+      start_lingering();
+    } else {
+      close();
+    }
+    return;
+  }
+  if (parser_.head_start() != nullptr) {
+    // A head's time runs from its first byte: slow clients cannot extend it by dribbling.
+    if (queue() != &worker_.queue(timeout_kind::header)) worker_.arm(*this, timeout_kind::header);
+  } else if (parser_.inside_request()) {
+    worker_.arm(*this, timeout_kind::body);
+  } else if (requests_ > 0) {
+    if (draining_) {
+      close();
+      return;
+    }
+    worker_.arm(*this, timeout_kind::keepalive);
+  }
+  start_reading();
+}
+
+void connection::start_lingering() noexcept {
+  lingering_ = true;
+  release_carry();
+  auto request = std::make_unique<uv_shutdown_t>();
+  request->data = this;
+  if (uv_shutdown(request.get(), &handle_.stream, on_shutdown) != 0) {
+    close();
+    return;
+  }
+  shutdown_ = std::move(request);
+  worker_.arm(*this, timeout_kind::linger);
+  start_reading();
+}
+
+void connection::on_shutdown(uv_shutdown_t* request, int) noexcept {
+  // Nothing to do: the connection closes when the client does, or when lingering times out.
+  static_cast<connection*>(request->data)->shutdown_.reset();
+}
+
+void connection::on_timeout(timeout_kind kind) noexcept {
+  switch (kind) {
+    case timeout_kind::header:
+      // A connection that never sent a byte is closed quietly; one that started a request
+      // learns why it is being closed.
+      if (parser_.inside_request() || carry_size_ > 0) {
+        spdlog::debug("header_timeout expired");
+        reject(408, "header_timeout expired");
+        flush();
+      } else {
+        close();
+      }
+      break;
+    case timeout_kind::body:
+      reject(408, "body_timeout expired");
+      flush();
+      break;
+    case timeout_kind::keepalive:
+    case timeout_kind::send:
+    case timeout_kind::linger:
+      close();
+      break;
+  }
+}
+
+void connection::drain() noexcept {
+  draining_ = true;
+  bool idle = pending_writes_ == 0 && !parser_.inside_request() && !has_unparsed() && requests_ > 0;
+  if (idle) close();
+}
+
+void connection::close() noexcept {
+  if (closing_) return;
+  closing_ = true;
+  unlink();
+  uv_close(&handle_.handle, on_close);
+}
+
+void connection::on_close(uv_handle_t* handle) noexcept {
+  std::unique_ptr<connection> self(static_cast<connection*>(handle->data));
+  self->worker_.connection_closed();
+}
+
+}  // namespace kiln

@@ -1,0 +1,124 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include <uv.h>
+
+#include "request_parser.hpp"
+#include "responder.hpp"
+#include "response_head.hpp"
+#include "timeout_queue.hpp"
+
+namespace kiln {
+
+class worker;
+
+// The kinds of waiting a connection does, each with its own timeout setting.
+enum class timeout_kind : std::uint8_t {
+  header,     // For the rest of a request head (header_timeout); slow clients get 408.
+  body,       // Between two reads of a request body (body_timeout); 408.
+  keepalive,  // Idle between requests (keepalive); closed quietly.
+  send,       // For the client to take a response (send_timeout); dropped.
+  linger,     // After an error response, reading what the client still sends, so that the kernel
+              // does not reset the connection before the client has read the response.
+};
+inline constexpr std::size_t timeout_kind_count = 5;
+
+// A libuv stream of either kind a listener can accept: TCP or a unix socket.
+union stream_handle {
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+  uv_handle_t handle;
+};
+
+// One client connection. It reads requests, answers each in order as soon as it is complete,
+// and writes every answer produced by one read with a single writev. It reads into the worker's
+// shared buffer and holds memory of its own only for a request head cut by a read or for
+// pipelined requests it has not parsed yet, so an idle keep-alive connection costs little.
+//
+// A connection frees itself in its uv_close callback.
+class connection final : public timeout_link, private request_sink, private responder {
+ public:
+  explicit connection(worker& owner) noexcept;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  ~connection() override;
+
+  // Takes the listener's next connection and starts serving it. On failure the connection is
+  // closed (and freed) and false is returned.
+  bool start(uv_stream_t* listener) noexcept;
+  // The timeout it waited in has expired; the worker has already taken it out of the queue.
+  void on_timeout(timeout_kind kind) noexcept;
+  // The worker is stopping: an idle connection closes now, a busy one after its response.
+  void drain() noexcept;
+  // Closes at once, dropping whatever is unsent.
+  void close() noexcept;
+
+ private:
+  struct pending_write;
+
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer) noexcept;
+  static void on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buffer) noexcept;
+  static void on_write(uv_write_t* request, int status) noexcept;
+  static void on_shutdown(uv_shutdown_t* request, int status) noexcept;
+  static void on_close(uv_handle_t* handle) noexcept;
+
+  void received(const char* data, std::size_t size) noexcept;
+  void parse(const char* data, std::size_t size) noexcept;
+  // Keeps the bytes [from, end) at the start of the carry buffer: fed bytes of an unfinished
+  // head (fed == true) or bytes the parser has not seen yet.
+  void keep(const char* from, const char* end, bool fed) noexcept;
+  bool reserve_carry(std::size_t size) noexcept;
+  void release_carry() noexcept;
+  bool has_unparsed() const noexcept { return carry_parsed_ < carry_size_; }
+
+  // Writes what the worker's batch holds, then decides what comes next.
+  void flush() noexcept;
+  void write_batch() noexcept;
+  void settle() noexcept;
+  void start_reading() noexcept;
+  void stop_reading() noexcept;
+  void start_lingering() noexcept;
+  // Answers a request that cannot be served (malformed, over a limit, too slow) and closes.
+  void reject(int status, std::string_view reason) noexcept;
+
+  // request_sink
+  void on_request_head(request& req) noexcept override;
+  void on_request_body(request& req, std::string_view chunk) noexcept override;
+  bool on_request_complete(request& req) noexcept override;
+
+  // responder
+  void send(int status, std::string_view headers, std::string_view body) noexcept override;
+  void send_shared(int status, std::string_view headers, output_batch::shared_bytes owner,
+                   std::string_view body) noexcept override;
+  void send_status(int status, std::string_view headers) noexcept override;
+  void append_head(int status, std::string_view headers, std::string_view more_headers,
+                   std::size_t body_size) noexcept;
+
+  worker& worker_;
+  stream_handle handle_;
+  request_parser parser_;
+  std::unique_ptr<uv_shutdown_t> shutdown_;
+  // Bytes kept between reads: [0, carry_parsed_) is an unfinished head llhttp has seen,
+  // [carry_parsed_, carry_size_) are pipelined bytes it has not.
+  std::unique_ptr<char[]> carry_;
+  std::uint32_t carry_capacity_ = 0;
+  std::uint32_t carry_size_ = 0;
+  std::uint32_t carry_parsed_ = 0;
+  std::uint32_t requests_ = 0;
+  std::uint32_t pending_writes_ = 0;
+  connection_mode mode_ = connection_mode::keep_alive;  // For the response being written.
+  bool head_request_ = false;                           // The response has no body: HEAD.
+  bool reading_ = false;
+  bool close_after_write_ = false;
+  bool linger_ = false;  // Read and discard for a while before closing.
+  bool lingering_ = false;
+  bool draining_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace kiln

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string_view>
+
+#include "output_batch.hpp"
+
+namespace kiln {
+
+// Where a handler puts its answer to the request being handled. The connection implements it:
+// it adds Server, Date, Content-Length and Connection, leaves the body out for HEAD, 204 and 304,
+// and decides whether the connection stays open.
+class responder {
+ public:
+  virtual ~responder() = default;
+  // headers holds preformatted "Name: value\r\n" lines. The body is copied.
+  virtual void send(int status, std::string_view headers, std::string_view body) noexcept = 0;
+  // The same, but the body is referenced where owner keeps it instead of copied.
+  virtual void send_shared(int status, std::string_view headers, output_batch::shared_bytes owner,
+                           std::string_view body) noexcept = 0;
+  // A short text/plain body that names the status: "404 Not Found".
+  virtual void send_status(int status, std::string_view headers = {}) noexcept = 0;
+};
+
+}  // namespace kiln

@@ -1,0 +1,260 @@
+#include "settings.hpp"
+
+#include <array>
+
+namespace kiln {
+namespace {
+
+constexpr double no_limit = 1e12;
+
+const std::array registry = {
+    // Sockets.
+    setting_info{
+        .name = "bind",
+        .section = "Sockets",
+        .field = &settings::bind,
+        .default_value = "127.0.0.1:8000",
+        .help = "Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N. Repeat the flag, or "
+                "give a TOML array or a comma-separated variable, for several. PORT sets "
+                "0.0.0.0:$PORT when nothing else does.",
+        .short_flag = 'b',
+    },
+    setting_info{
+        .name = "backlog",
+        .section = "Sockets",
+        .field = &settings::backlog,
+        .default_value = "2048",
+        .help = "How many connections the kernel queues for accept() on each socket.",
+        .minimum = 1,
+        .maximum = 65535,
+    },
+    setting_info{
+        .name = "reuse_port",
+        .section = "Sockets",
+        .field = &settings::reuse_port,
+        .default_value = "false",
+        .help =
+            "Give each worker a socket of its own with SO_REUSEPORT, so that the kernel spreads "
+            "connections evenly over the workers.",
+    },
+    // Processes.
+    setting_info{
+        .name = "workers",
+        .section = "Processes",
+        .field = &settings::workers,
+        .default_value = "auto",
+        .help =
+            "How many worker processes serve requests. \"auto\" is one per CPU this process may "
+            "use, honouring a container's CPU quota. WEB_CONCURRENCY sets it too.",
+        .minimum = 1,
+        .maximum = 1024,
+        .short_flag = 'w',
+        .allows_auto = true,
+    },
+    setting_info{
+        .name = "worker_connections",
+        .section = "Processes",
+        .field = &settings::worker_connections,
+        .default_value = "1000",
+        .help = "How many connections one worker holds open at most; at the limit it stops "
+                "accepting until one closes.",
+        .minimum = 1,
+        .maximum = 1000000,
+    },
+    setting_info{
+        .name = "timeout",
+        .section = "Processes",
+        .field = &settings::timeout,
+        .default_value = "30",
+        .help = "Seconds a worker may go without a heartbeat before the master kills and replaces "
+                "it; 0 never does. HTTP_SERVE_TIMEOUT_SECONDS sets it too.",
+        .minimum = 0,
+        .maximum = 86400,
+        .short_flag = 't',
+    },
+    setting_info{
+        .name = "graceful_timeout",
+        .section = "Processes",
+        .field = &settings::graceful_timeout,
+        .default_value = "30",
+        .help = "Seconds workers get to finish their requests after TERM before they are killed.",
+        .minimum = 0,
+        .maximum = 86400,
+    },
+    setting_info{
+        .name = "max_requests",
+        .section = "Processes",
+        .field = &settings::max_requests,
+        .default_value = "0",
+        .help = "A worker retires gracefully after this many requests; 0 never does.",
+        .minimum = 0,
+        .maximum = no_limit,
+    },
+    setting_info{
+        .name = "max_requests_jitter",
+        .section = "Processes",
+        .field = &settings::max_requests_jitter,
+        .default_value = "0",
+        .help = "Up to this many requests are added to each worker's max_requests at random, so "
+                "that workers do not all retire at once.",
+        .minimum = 0,
+        .maximum = no_limit,
+    },
+    setting_info{
+        .name = "pidfile",
+        .section = "Processes",
+        .field = &settings::pidfile,
+        .default_value = "",
+        .help = "A file the master writes its process ID to.",
+    },
+    setting_info{
+        .name = "user",
+        .section = "Processes",
+        .field = &settings::user,
+        .default_value = "",
+        .help = "When started as root, the user (name or ID) the workers run as.",
+    },
+    setting_info{
+        .name = "group",
+        .section = "Processes",
+        .field = &settings::group,
+        .default_value = "",
+        .help = "When started as root, the group (name or ID) the workers run as.",
+    },
+    // HTTP.
+    setting_info{
+        .name = "keepalive",
+        .section = "HTTP",
+        .field = &settings::keepalive,
+        .default_value = "75",
+        .help = "Seconds an idle keep-alive connection stays open. Keep it above your load "
+                "balancer's idle timeout. 0 closes every connection after its response.",
+        .minimum = 0,
+        .maximum = 86400,
+    },
+    setting_info{
+        .name = "header_timeout",
+        .section = "HTTP",
+        .field = &settings::header_timeout,
+        .default_value = "30",
+        .help = "Seconds a client gets to send a whole request head; a slower one gets 408.",
+        .minimum = 0.001,
+        .maximum = 86400,
+    },
+    setting_info{
+        .name = "body_timeout",
+        .section = "HTTP",
+        .field = &settings::body_timeout,
+        .default_value = "60",
+        .help = "Seconds a request body may pause between two reads before the client gets 408.",
+        .minimum = 0.001,
+        .maximum = 86400,
+    },
+    setting_info{
+        .name = "send_timeout",
+        .section = "HTTP",
+        .field = &settings::send_timeout,
+        .default_value = "60",
+        .help = "Seconds a client may take to accept a response's bytes before it is dropped.",
+        .minimum = 0.001,
+        .maximum = 86400,
+    },
+    setting_info{
+        .name = "limit_request_line",
+        .section = "HTTP",
+        .field = &settings::limit_request_line,
+        .default_value = "4094",
+        .help = "Longest request line, in bytes; a longer one gets 414.",
+        .minimum = 16,
+        .maximum = 1048576,
+    },
+    setting_info{
+        .name = "limit_request_fields",
+        .section = "HTTP",
+        .field = &settings::limit_request_fields,
+        .default_value = "100",
+        .help = "Most header fields in a request; more get 431.",
+        .minimum = 1,
+        .maximum = 32768,
+    },
+    setting_info{
+        .name = "limit_request_field_size",
+        .section = "HTTP",
+        .field = &settings::limit_request_field_size,
+        .default_value = "8190",
+        .help = "Largest header field (name, colon, value), in bytes; a larger one gets 431.",
+        .minimum = 16,
+        .maximum = 1048576,
+    },
+    setting_info{
+        .name = "limit_request_body",
+        .section = "HTTP",
+        .field = &settings::limit_request_body,
+        .default_value = "1048576",
+        .help = "Largest request body, in bytes; a larger one gets 413. 0 is no limit.",
+        .minimum = 0,
+        .maximum = no_limit,
+    },
+    // The application.
+    setting_info{
+        .name = "static_root",
+        .section = "Application",
+        .field = &settings::static_root,
+        .default_value = "",
+        .help = "A directory whose files are served for GET and HEAD.",
+    },
+    // Logging.
+    setting_info{
+        .name = "log_level",
+        .section = "Logging",
+        .field = &settings::log_level,
+        .default_value = "info",
+        .help = "The least important error-log messages that are written.",
+        .choices = "debug|info|warning|error|critical",
+    },
+};
+
+}  // namespace
+
+std::span<const setting_info> setting_registry() noexcept {
+  return registry;
+}
+
+const setting_info* find_setting(std::string_view name) noexcept {
+  for (const auto& info : registry) {
+    if (info.name == name) return &info;
+  }
+  return nullptr;
+}
+
+std::string setting_info::environment_variable() const {
+  std::string variable = "KILN_";
+  for (char c : name)
+    variable.push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+  return variable;
+}
+
+std::string setting_info::flag() const {
+  std::string text = "--";
+  for (char c : name)
+    text.push_back(c == '_' ? '-' : c);
+  return text;
+}
+
+std::string setting_info::type_name() const {
+  struct namer {
+    const setting_info& info;
+    std::string operator()(bool settings::*) const { return "boolean"; }
+    std::string operator()(std::int64_t settings::*) const {
+      return info.allows_auto ? "integer or \"auto\"" : "integer";
+    }
+    std::string operator()(milliseconds settings::*) const { return "seconds"; }
+    std::string operator()(std::string settings::*) const {
+      return info.choices.empty() ? "string" : "one of " + std::string(info.choices);
+    }
+    std::string operator()(std::vector<std::string> settings::*) const { return "list of strings"; }
+  };
+  return std::visit(namer{*this}, field);
+}
+
+}  // namespace kiln

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace kiln {
+
+using std::chrono::milliseconds;
+
+// Every setting kiln has. The values come from the registry below: defaults, the TOML file, the
+// environment and the command line all fill this one struct.
+struct settings {
+  // Sockets.
+  std::vector<std::string> bind;
+  std::int64_t backlog = 0;
+  bool reuse_port = false;
+  // Processes.
+  std::int64_t workers = 0;
+  std::int64_t worker_connections = 0;
+  milliseconds timeout{};
+  milliseconds graceful_timeout{};
+  std::int64_t max_requests = 0;
+  std::int64_t max_requests_jitter = 0;
+  std::string pidfile;
+  std::string user;
+  std::string group;
+  // HTTP.
+  milliseconds keepalive{};
+  milliseconds header_timeout{};
+  milliseconds body_timeout{};
+  milliseconds send_timeout{};
+  std::int64_t limit_request_line = 0;
+  std::int64_t limit_request_fields = 0;
+  std::int64_t limit_request_field_size = 0;
+  std::int64_t limit_request_body = 0;
+  // The application.
+  std::string static_root;
+  // Logging.
+  std::string log_level;
+};
+
+// A setting's place in the struct; its alternative also gives the setting's type.
+using setting_field =
+    std::variant<bool settings::*, std::int64_t settings::*, milliseconds settings::*,
+                 std::string settings::*, std::vector<std::string> settings::*>;
+
+// What the registry knows about one setting. The TOML key is the name, the environment variable
+// is KILN_ and the name in capitals, the flag is -- and the name with dashes: no second list of
+// settings exists anywhere.
+struct setting_info {
+  std::string_view name;
+  std::string_view section;
+  setting_field field;
+  std::string_view default_value;  // Written as an environment variable would carry it.
+  std::string_view help;
+  double minimum = 0;  // For numbers.
+  double maximum = 0;
+  std::string_view choices;  // For a closed set of words: "debug|info|warning".
+  char short_flag = 0;
+  bool allows_auto = false;  // An integer that also takes "auto": one per usable CPU.
+
+  std::string environment_variable() const;
+  std::string flag() const;
+  std::string type_name() const;
+};
+
+// The registry, in the order --help and the README show it.
+std::span<const setting_info> setting_registry() noexcept;
+const setting_info* find_setting(std::string_view name) noexcept;
+
+}  // namespace kiln

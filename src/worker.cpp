@@ -1,0 +1,232 @@
+#include "worker.hpp"
+
+#include <csignal>
+#include <sys/socket.h>
+#include <system_error>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+namespace kiln {
+namespace {
+
+[[noreturn]] void throw_uv(int error, const char* call) {
+  throw std::system_error(-error, std::generic_category(), call);
+}
+
+bool is_unix_socket(int fd) noexcept {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  return getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
+         address.ss_family == AF_UNIX;
+}
+
+}  // namespace
+
+worker::worker(const settings& config, std::span<const int> listen_fds)
+    : config_(config),
+      limits_{static_cast<std::size_t>(config.limit_request_line),
+              static_cast<std::size_t>(config.limit_request_fields),
+              static_cast<std::size_t>(config.limit_request_field_size),
+              static_cast<std::uint64_t>(config.limit_request_body)},
+      timeouts_{timeout_queue(static_cast<std::uint64_t>(config.header_timeout.count())),
+                timeout_queue(static_cast<std::uint64_t>(config.body_timeout.count())),
+                timeout_queue(static_cast<std::uint64_t>(config.keepalive.count())),
+                timeout_queue(static_cast<std::uint64_t>(config.send_timeout.count())),
+                // Long enough for a response to reach a client on a slow network, short
+                // enough that a client cannot hold the slot by sending forever.
+                timeout_queue(5000)},
+      read_buffer_(std::make_unique<char[]>(read_buffer_size)),
+      keepalive_enabled_(config.keepalive.count() > 0) {
+  // Everything that can fail on a setting comes before the loop owns any handle.
+  if (!config.static_root.empty())
+    static_files_ = std::make_unique<static_files>(config.static_root);
+
+  if (int error = uv_loop_init(&loop_); error != 0) throw_uv(error, "uv_loop_init");
+  uv_timer_init(&loop_, &timer_);
+  timer_.data = this;
+  uv_timer_init(&loop_, &graceful_deadline_);
+  graceful_deadline_.data = this;
+  constexpr int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT};
+  for (std::size_t i = 0; i < signals_.size(); ++i) {
+    uv_signal_init(&loop_, &signals_[i]);
+    signals_[i].data = this;
+    uv_signal_start(&signals_[i], on_signal, handled_signals[i]);
+  }
+
+  for (int fd : listen_fds) {
+    // The worker closes its listening handles when it stops; a duplicate keeps that from
+    // closing the descriptor its creator still owns.
+    int own_fd = ::dup(fd);
+    if (own_fd < 0) throw std::system_error(errno, std::generic_category(), "dup");
+    auto entry = std::make_unique<listening>();
+    entry->owner = this;
+    int error = is_unix_socket(own_fd) ? uv_pipe_init(&loop_, &entry->handle.pipe, 0)
+                                       : uv_tcp_init(&loop_, &entry->handle.tcp);
+    if (error == 0) {
+      error = entry->handle.stream.type == UV_NAMED_PIPE ? uv_pipe_open(&entry->handle.pipe, own_fd)
+                                                         : uv_tcp_open(&entry->handle.tcp, own_fd);
+    }
+    entry->handle.handle.data = entry.get();
+    if (error == 0) {
+      error = uv_listen(&entry->handle.stream, static_cast<int>(config.backlog), on_connection);
+    }
+    if (error != 0) throw_uv(error, "uv_listen");
+    listeners_.push_back(std::move(entry));
+  }
+}
+
+worker::~worker() {
+  // run() leaves no handle open; a worker that never ran closes its own here.
+  if (!stopping_) {
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* handle, void*) {
+          if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+        },
+        nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&loop_);
+}
+
+int worker::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return 0;
+}
+
+void worker::on_connection(uv_stream_t* server, int status) noexcept {
+  auto& entry = *static_cast<listening*>(server->data);
+  worker& self = *entry.owner;
+  if (status < 0) {
+    spdlog::error("accept: {}", uv_strerror(status));
+    return;
+  }
+  if (self.connections_ >= static_cast<std::size_t>(self.config_.worker_connections)) {
+    // libuv keeps this one accepted socket and stops watching the listener until uv_accept.
+    entry.waiting = true;
+    return;
+  }
+  (new connection(self))->start(server);
+}
+
+void worker::accept_waiting() noexcept {
+  for (auto& entry : listeners_) {
+    if (!entry->waiting || stopping_) continue;
+    if (connections_ >= static_cast<std::size_t>(config_.worker_connections)) return;
+    entry->waiting = false;
+    (new connection(*this))->start(&entry->handle.stream);
+  }
+}
+
+void worker::connection_closed() noexcept {
+  --connections_;
+  accept_waiting();
+  finish_if_done();
+}
+
+void worker::handle(request& req, responder& out) noexcept {
+  if (static_files_) {
+    static_files_->serve(req, out, uv_now(&loop_));
+  } else {
+    out.send_status(404);
+  }
+}
+
+void worker::arm(connection& c, timeout_kind kind) noexcept {
+  std::uint64_t now = uv_now(&loop_);
+  std::uint64_t deadline = queue(kind).arm(c, now);
+  if (timer_due_ == 0 || deadline < timer_due_) {
+    timer_due_ = deadline;
+    uv_timer_start(&timer_, on_timer, deadline - now, 0);
+  }
+}
+
+void worker::on_timer(uv_timer_t* timer) noexcept {
+  auto& self = *static_cast<worker*>(timer->data);
+  self.timer_due_ = 0;
+  self.expire_timeouts();
+  self.schedule_timer();
+}
+
+void worker::expire_timeouts() noexcept {
+  std::uint64_t now = uv_now(&loop_);
+  for (std::size_t kind = 0; kind < timeouts_.size(); ++kind) {
+    while (timeout_link* expired = timeouts_[kind].pop_expired(now)) {
+      static_cast<connection*>(expired)->on_timeout(static_cast<timeout_kind>(kind));
+    }
+  }
+}
+
+void worker::schedule_timer() noexcept {
+  std::uint64_t earliest = 0;
+  for (auto& waiting : timeouts_) {
+    if (timeout_link* first = waiting.front()) {
+      if (earliest == 0 || first->deadline() < earliest) earliest = first->deadline();
+    }
+  }
+  if (earliest == 0 || (timer_due_ != 0 && timer_due_ <= earliest)) return;
+  std::uint64_t now = uv_now(&loop_);
+  timer_due_ = earliest;
+  uv_timer_start(&timer_, on_timer, earliest > now ? earliest - now : 0, 0);
+}
+
+template <typename Function>
+void worker::for_each_connection(Function function) noexcept {
+  // Every open connection waits in exactly one queue. The function may close connections,
+  // which takes them out of their queue, so the list is copied first.
+  std::vector<connection*> open;
+  for (auto& waiting : timeouts_) {
+    for (timeout_link* link = waiting.front(); link != nullptr; link = waiting.next(*link)) {
+      open.push_back(static_cast<connection*>(link));
+    }
+  }
+  for (connection* c : open)
+    function(*c);
+}
+
+void worker::on_signal(uv_signal_t* signal, int number) noexcept {
+  auto& self = *static_cast<worker*>(signal->data);
+  if (number == SIGTERM) {
+    spdlog::info("Stopping gracefully (SIGTERM)");
+    self.stop_gracefully();
+  } else {
+    spdlog::info("Stopping now ({})", number == SIGINT ? "SIGINT" : "SIGQUIT");
+    self.stop_gracefully();
+    self.for_each_connection([](connection& c) { c.close(); });
+  }
+}
+
+void worker::stop_gracefully() noexcept {
+  if (stopping_) return;
+  stopping_ = true;
+  for (auto& entry : listeners_)
+    uv_close(&entry->handle.handle, nullptr);
+  for_each_connection([](connection& c) { c.drain(); });
+  if (config_.graceful_timeout.count() > 0) {
+    uv_timer_start(&graceful_deadline_, on_graceful_deadline,
+                   static_cast<std::uint64_t>(config_.graceful_timeout.count()), 0);
+  }
+  finish_if_done();
+}
+
+void worker::on_graceful_deadline(uv_timer_t* timer) noexcept {
+  auto& self = *static_cast<worker*>(timer->data);
+  spdlog::warn("graceful_timeout expired: closing {} connections", self.connections_);
+  self.for_each_connection([](connection& c) { c.close(); });
+}
+
+void worker::finish_if_done() noexcept {
+  if (!stopping_ || connections_ > 0) return;
+  // The loop ends once these last handles are closed.
+  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
+                              reinterpret_cast<uv_handle_t*>(&graceful_deadline_)}) {
+    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+  }
+  for (auto& signal : signals_) {
+    auto* handle = reinterpret_cast<uv_handle_t*>(&signal);
+    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+  }
+}
+
+}  // namespace kiln

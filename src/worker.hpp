@@ -1,0 +1,95 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <uv.h>
+
+#include "connection.hpp"
+#include "http_date.hpp"
+#include "output_batch.hpp"
+#include "request_parser.hpp"
+#include "settings.hpp"
+#include "static_files.hpp"
+#include "timeout_queue.hpp"
+
+namespace kiln {
+
+// One worker's event loop: it accepts connections on the listening sockets it inherited, serves
+// them, and stops gracefully on request. A worker builds its own libuv loop, so that nothing of
+// the master's loop (its epoll set, its signal pipe) is shared across fork.
+class worker {
+ public:
+  // The listening sockets are borrowed: the master owns them. Throws std::system_error when a
+  // setting cannot be applied (a static root that does not exist).
+  worker(const settings& config, std::span<const int> listen_fds);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  // Serves until stopped; returns the process exit code.
+  int run();
+  // Stops accepting, lets requests in flight finish and closes idle connections; run() returns
+  // once every connection is closed, or after graceful_timeout.
+  void stop_gracefully() noexcept;
+
+  // What connections share.
+  uv_loop_t* loop() noexcept { return &loop_; }
+  const request_limits& limits() const noexcept { return limits_; }
+  output_batch& batch() noexcept { return batch_; }
+  std::string_view date() noexcept { return date_.now(); }
+  uv_buf_t read_buffer() noexcept {
+    return uv_buf_init(read_buffer_.get(), static_cast<unsigned>(read_buffer_size));
+  }
+  bool keeps_alive() const noexcept { return keepalive_enabled_ && !stopping_; }
+  timeout_queue& queue(timeout_kind kind) noexcept {
+    return timeouts_[static_cast<std::size_t>(kind)];
+  }
+  void arm(connection& c, timeout_kind kind) noexcept;
+  // Answers a complete request.
+  void handle(request& req, responder& out) noexcept;
+  void connection_opened() noexcept { ++connections_; }
+  void connection_closed() noexcept;
+
+ private:
+  static constexpr std::size_t read_buffer_size = 64 * 1024;
+
+  struct listening {
+    stream_handle handle;
+    worker* owner;
+    bool waiting = false;  // At worker_connections: libuv holds one accepted socket for later.
+  };
+
+  static void on_connection(uv_stream_t* server, int status) noexcept;
+  static void on_timer(uv_timer_t* timer) noexcept;
+  static void on_signal(uv_signal_t* signal, int number) noexcept;
+  static void on_graceful_deadline(uv_timer_t* timer) noexcept;
+  void accept_waiting() noexcept;
+  void schedule_timer() noexcept;
+  void expire_timeouts() noexcept;
+  void finish_if_done() noexcept;
+  template <typename Function>
+  void for_each_connection(Function function) noexcept;
+
+  const settings& config_;
+  request_limits limits_;
+  uv_loop_t loop_;
+  uv_timer_t timer_;
+  uv_timer_t graceful_deadline_;
+  std::array<uv_signal_t, 3> signals_;  // TERM, INT, QUIT.
+  std::vector<std::unique_ptr<listening>> listeners_;
+  std::array<timeout_queue, timeout_kind_count> timeouts_;
+  std::uint64_t timer_due_ = 0;  // When timer_ fires next; 0 when it is stopped.
+  std::unique_ptr<char[]> read_buffer_;
+  output_batch batch_;
+  http_date date_;
+  std::unique_ptr<static_files> static_files_;
+  std::size_t connections_ = 0;
+  bool keepalive_enabled_ = true;
+  bool stopping_ = false;
+};
+
+}  // namespace kiln

@@ -1,0 +1,161 @@
+#include "kiln_process.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <regex>
+#include <signal.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+extern char** environ;
+
+namespace kiln::test {
+
+void sleep_briefly() {
+  std::this_thread::sleep_for(10ms);
+}
+
+exit_status exited_with(int code) {
+  return {true, code};
+}
+exit_status killed_by(int signal) {
+  return {false, signal};
+}
+
+std::string describe(const exit_status& status) {
+  return status.exited ? "exit code " + std::to_string(status.code)
+                       : std::string("signal ") + strsignal(status.code);
+}
+
+kiln_process::kiln_process(std::vector<std::string> arguments)
+    : kiln_process(options{.arguments = std::move(arguments)}) {}
+
+kiln_process::kiln_process(options how) {
+  char path[] = "/tmp/kiln-test-output-XXXXXX";
+  int output_fd = mkstemp(path);
+  REQUIRE(output_fd >= 0);
+  output_path_ = path;
+
+  std::map<std::string, std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string_view text = *entry;
+    auto equals = text.find('=');
+    if (equals != std::string_view::npos) {
+      environment[std::string(text.substr(0, equals))] = std::string(text.substr(equals + 1));
+    }
+  }
+  for (const auto& name : how.unset)
+    environment.erase(name);
+  for (const auto& [name, value] : how.environment)
+    environment[name] = value;
+  std::vector<std::string> env_strings;
+  for (const auto& [name, value] : environment)
+    env_strings.push_back(name + "=" + value);
+
+  std::vector<std::string> argv_strings{how.binary};
+  argv_strings.insert(argv_strings.end(), how.arguments.begin(), how.arguments.end());
+  std::vector<char*> argv;
+  for (auto& text : argv_strings)
+    argv.push_back(text.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& text : env_strings)
+    envp.push_back(text.data());
+  envp.push_back(nullptr);
+
+  pid_ = fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    dup2(output_fd, STDOUT_FILENO);
+    dup2(output_fd, STDERR_FILENO);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, STDIN_FILENO);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(output_fd);
+
+  if (!how.wait_until_listening) return;
+  static const std::regex listening(R"(Listening at: http://[^ ]*:(\d+))");
+  bool ready = eventually([&] {
+    if (!running()) return true;
+    std::string text = this->output();
+    ports_.clear();
+    for (auto match = std::sregex_iterator(text.begin(), text.end(), listening);
+         match != std::sregex_iterator(); ++match) {
+      ports_.push_back(static_cast<std::uint16_t>(std::stoi((*match)[1])));
+    }
+    // Ready once the workers have started, or at least a port is known.
+    return !ports_.empty() && text.find("Booting worker") != std::string::npos;
+  });
+  INFO("kiln output:\n" << output());
+  REQUIRE(ready);
+  REQUIRE(running());
+  REQUIRE(!ports_.empty());
+  port_ = ports_.front();
+}
+
+kiln_process::~kiln_process() {
+  if (pid_ > 0 && !status_) {
+    ::kill(pid_, SIGKILL);
+    int raw = 0;
+    waitpid(pid_, &raw, 0);
+  }
+  if (!output_path_.empty()) unlink(output_path_.c_str());
+}
+
+std::string kiln_process::output() const {
+  std::ifstream file(output_path_, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+bool kiln_process::wait_for_output(std::string_view text, std::chrono::milliseconds limit) const {
+  return eventually([&] { return output().find(text) != std::string::npos; }, limit);
+}
+
+std::size_t kiln_process::count_in_output(std::string_view text) const {
+  std::string all = output();
+  std::size_t count = 0;
+  for (auto at = all.find(text); at != std::string::npos; at = all.find(text, at + text.size())) {
+    ++count;
+  }
+  return count;
+}
+
+void kiln_process::signal(int number) const {
+  REQUIRE(::kill(pid_, number) == 0);
+}
+
+bool kiln_process::running() {
+  if (status_) return false;
+  int raw = 0;
+  pid_t done = waitpid(pid_, &raw, WNOHANG);
+  if (done == pid_) {
+    status_ = WIFEXITED(raw) ? exited_with(WEXITSTATUS(raw)) : killed_by(WTERMSIG(raw));
+    return false;
+  }
+  return true;
+}
+
+std::optional<exit_status> kiln_process::wait(std::chrono::milliseconds limit) {
+  eventually([&] { return !running(); }, limit);
+  return status_;
+}
+
+exit_status kiln_process::stop(int number) {
+  if (running()) signal(number);
+  auto status = wait();
+  INFO("kiln output:\n" << output());
+  REQUIRE(status.has_value());
+  return *status;
+}
+
+}  // namespace kiln::test
