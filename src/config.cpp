@@ -579,6 +579,30 @@ std::string describe(const configuration& config) {
   return text;
 }
 
+namespace {
+
+// Breaks text into lines of at most width characters, each starting with indent.
+std::string wrap(std::string_view text, std::string_view indent, std::size_t width) {
+  std::string result;
+  std::string line(indent);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view word = text.substr(start, end - start);
+    if (line.size() > indent.size() && line.size() + 1 + word.size() > width) {
+      result += line + "\n";
+      line = indent;
+    }
+    if (line.size() > indent.size()) line += ' ';
+    line += word;
+    start = end + 1;
+  }
+  return result + line + "\n";
+}
+
+}  // namespace
+
 std::string help_text() {
   std::string text =
       "Usage: kiln [-c FILE] [--SETTING VALUE ...]\n"
@@ -606,7 +630,7 @@ std::string help_text() {
                                        : fmt::format("    {}", info.flag());
     text += fmt::format("  {} ({}; default {})\n", flag, info.type_name(),
                         info.default_value.empty() ? "none" : info.default_value);
-    text += fmt::format("        {}\n", info.help);
+    text += wrap(info.help, "        ", 96);
   }
   return text;
 }

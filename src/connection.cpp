@@ -1,7 +1,9 @@
 #include "connection.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <new>
+#include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
 
@@ -51,8 +53,28 @@ bool connection::start(uv_stream_t* listener) noexcept {
   // A new connection gets header_timeout for its first request, not keepalive: a client that
   // connects and sends nothing is a slow client.
   worker_.arm(*this, timeout_kind::header);
-  start_reading();
+  read_first_request();
   return true;
+}
+
+void connection::read_first_request() noexcept {
+  // Listeners defer accept() until the client has sent something, so the request is usually
+  // here already: reading it now saves registering the socket with epoll and waiting a loop
+  // iteration. A one-request (Connection: close) client never touches epoll at all.
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(&handle_.handle, &fd) != 0) {
+    start_reading();
+    return;
+  }
+  uv_buf_t buffer = worker_.read_buffer();
+  ssize_t size = ::recv(fd, buffer.base, buffer.len, 0);
+  if (size > 0) {
+    received(buffer.base, static_cast<std::size_t>(size));
+  } else if (size < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    start_reading();
+  } else {
+    close();  // The client is gone already.
+  }
 }
 
 void connection::start_reading() noexcept {

@@ -67,6 +67,7 @@ class connection final : public timeout_link, private request_sink, private resp
   static void on_shutdown(uv_shutdown_t* request, int status) noexcept;
   static void on_close(uv_handle_t* handle) noexcept;
 
+  void read_first_request() noexcept;
   void received(const char* data, std::size_t size) noexcept;
   void parse(const char* data, std::size_t size) noexcept;
   // Keeps the bytes [from, end) at the start of the carry buffer: fed bytes of an unfinished

@@ -179,6 +179,13 @@ listener listener::open(const listen_address& address, const listen_options& opt
   // Accepted sockets inherit TCP_NODELAY from the listener on Linux: responses leave as soon as
   // they are written, without a setsockopt per connection.
   set_option(result.fd_, IPPROTO_TCP, TCP_NODELAY, "setsockopt(TCP_NODELAY)", name);
+  // The kernel hands a connection over only once its first bytes have arrived, so a worker can
+  // read the request right after accept() instead of waiting a loop iteration to be told.
+  int defer_seconds = 1;
+  if (setsockopt(result.fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds) !=
+      0) {
+    throw_errno("setsockopt(TCP_DEFER_ACCEPT)", name);
+  }
   if (bind(result.fd_, found->ai_addr, found->ai_addrlen) != 0) throw_errno("bind", name);
   if (listen(result.fd_, options.backlog) != 0) throw_errno("listen", name);
 

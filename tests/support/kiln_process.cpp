@@ -153,7 +153,7 @@ std::optional<exit_status> kiln_process::wait(std::chrono::milliseconds limit) {
 exit_status kiln_process::stop(int number) {
   if (running()) signal(number);
   auto status = wait();
-  INFO("kiln output:\n" << output());
+  UNSCOPED_INFO("kiln output:\n" << output());
   REQUIRE(status.has_value());
   return *status;
 }

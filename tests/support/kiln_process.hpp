@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -33,6 +34,9 @@ struct exit_status {
 exit_status exited_with(int code);
 exit_status killed_by(int signal);
 std::string describe(const exit_status& status);
+inline std::ostream& operator<<(std::ostream& out, const exit_status& status) {
+  return out << describe(status);
+}
 
 // A real kiln process. Its stdout and stderr go to a file that the test reads; the destructor
 // kills and reaps it if the test did not stop it.
