@@ -132,11 +132,33 @@ static_files::~static_files() {
 int static_files::open_beneath(const std::string& relative) const noexcept {
   // RESOLVE_BENEATH makes the kernel refuse any resolution, through ".." or a symlink, that
   // would leave the root: the check cannot race with changes to the tree.
-  struct open_how how = {};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, root_fd_, relative.c_str(), &how, sizeof how);
-  return static_cast<int>(fd);
+  static bool have_openat2 = true;
+  if (have_openat2) {
+    struct open_how how = {};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long fd = ::syscall(SYS_openat2, root_fd_, relative.c_str(), &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
+    // Kernels before 5.6, and some sandboxes, lack openat2.
+    have_openat2 = false;
+    spdlog::warn("openat2 is not available: static files that are symlinks will not be served");
+  }
+  // Without openat2, walk the path one component at a time and follow no symlink at all. The
+  // components were checked already: none is "..".
+  int directory = root_fd_;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t slash = relative.find('/', start);
+    std::string component = relative.substr(start, slash - start);
+    int flags = slash == std::string::npos ? O_RDONLY | O_NONBLOCK : O_PATH | O_DIRECTORY;
+    int fd = ::openat(directory, component.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
+    int error = errno;
+    if (directory != root_fd_) ::close(directory);
+    errno = error;
+    if (fd < 0 || slash == std::string::npos) return fd;
+    directory = fd;
+    start = slash + 1;
+  }
 }
 
 void static_files::serve(const request& req, responder& out, std::uint64_t now_ms) noexcept {
