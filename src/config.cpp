@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include "cpu_quota.hpp"
+#include "listener.hpp"
 
 extern char** environ;
 
@@ -331,6 +335,47 @@ void read_environment(configuration& config, const environment& env) {
   }
 }
 
+// Checks what the registry's types cannot: that addresses parse, directories exist, and users
+// and groups can be switched to.
+void validate(const configuration& config) {
+  for (const auto& text : config.values.bind) {
+    try {
+      parse_listen_address(text);
+    } catch (const std::invalid_argument& error) {
+      fail(config.origin("bind"), fmt::format("bind {}", error.what()));
+    }
+  }
+  const auto& root = config.values.static_root;
+  struct stat status {};
+  if (!root.empty() && (stat(root.c_str(), &status) != 0 || !S_ISDIR(status.st_mode))) {
+    fail(config.origin("static_root"), fmt::format("static_root \"{}\" is not a directory", root));
+  }
+  const auto& user = config.values.user;
+  if (!user.empty()) {
+    const passwd* found = getpwnam(user.c_str());
+    if (found == nullptr && !std::all_of(user.begin(), user.end(), ::isdigit)) {
+      fail(config.origin("user"), fmt::format("user \"{}\" does not exist", user));
+    }
+    uid_t uid = found ? found->pw_uid : static_cast<uid_t>(std::stoul(user));
+    if (geteuid() != 0 && uid != geteuid()) {
+      fail(config.origin("user"),
+           fmt::format("user \"{}\" needs kiln to be started as root", user));
+    }
+  }
+  const auto& group_name = config.values.group;
+  if (!group_name.empty()) {
+    const group* found = getgrnam(group_name.c_str());
+    if (found == nullptr && !std::all_of(group_name.begin(), group_name.end(), ::isdigit)) {
+      fail(config.origin("group"), fmt::format("group \"{}\" does not exist", group_name));
+    }
+    gid_t gid = found ? found->gr_gid : static_cast<gid_t>(std::stoul(group_name));
+    if (geteuid() != 0 && gid != getegid()) {
+      fail(config.origin("group"),
+           fmt::format("group \"{}\" needs kiln to be started as root", group_name));
+    }
+  }
+}
+
 }  // namespace
 
 environment process_environment() {
@@ -457,6 +502,7 @@ configuration load_configuration(const command_line& line, const environment& en
     seen[index] = true;
     config.origins[index] = fmt::format("flag {}", value.flag);
   }
+  validate(config);
   return config;
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -34,9 +35,9 @@ connection::connection(worker& owner) noexcept : worker_(owner), parser_(owner.l
 
 connection::~connection() = default;
 
-bool connection::start(uv_stream_t* listener) noexcept {
-  int error = listener->type == UV_NAMED_PIPE ? uv_pipe_init(worker_.loop(), &handle_.pipe, 0)
-                                              : uv_tcp_init(worker_.loop(), &handle_.tcp);
+bool connection::init_handle(bool unix_socket) noexcept {
+  int error = unix_socket ? uv_pipe_init(worker_.loop(), &handle_.pipe, 0)
+                          : uv_tcp_init(worker_.loop(), &handle_.tcp);
   if (error != 0) {
     // Without an initialized handle there is no close callback to free this connection.
     spdlog::error("uv_tcp_init: {}", uv_strerror(error));
@@ -45,36 +46,58 @@ bool connection::start(uv_stream_t* listener) noexcept {
   }
   handle_.handle.data = this;
   worker_.connection_opened();
-  if (error = uv_accept(listener, &handle_.stream); error != 0) {
+  return true;
+}
+
+bool connection::start(uv_stream_t* listener) noexcept {
+  if (!init_handle(listener->type == UV_NAMED_PIPE)) return false;
+  if (int error = uv_accept(listener, &handle_.stream); error != 0) {
     spdlog::debug("uv_accept: {}", uv_strerror(error));
     close();
     return false;
   }
-  // A new connection gets header_timeout for its first request, not keepalive: a client that
-  // connects and sends nothing is a slow client.
-  worker_.arm(*this, timeout_kind::header);
-  read_first_request();
+  begin();
   return true;
 }
 
-void connection::read_first_request() noexcept {
+bool connection::start(int fd, bool unix_socket) noexcept {
+  if (!init_handle(unix_socket)) {
+    ::close(fd);
+    return false;
+  }
+  int error = unix_socket ? uv_pipe_open(&handle_.pipe, fd) : uv_tcp_open(&handle_.tcp, fd);
+  if (error != 0) {
+    spdlog::debug("uv_tcp_open: {}", uv_strerror(error));
+    ::close(fd);
+    close();
+    return false;
+  }
+  begin();
+  return true;
+}
+
+void connection::begin() noexcept {
+  // A new connection gets header_timeout for its first request, not keepalive: a client that
+  // connects and sends nothing is a slow client.
+  worker_.arm(*this, timeout_kind::header);
   // Listeners defer accept() until the client has sent something, so the request is usually
   // here already: reading it now saves registering the socket with epoll and waiting a loop
   // iteration. A one-request (Connection: close) client never touches epoll at all.
+  if (read_available()) start_reading();
+}
+
+bool connection::read_available() noexcept {
   uv_os_fd_t fd = -1;
-  if (uv_fileno(&handle_.handle, &fd) != 0) {
-    start_reading();
-    return;
-  }
+  if (uv_fileno(&handle_.handle, &fd) != 0) return true;
   uv_buf_t buffer = worker_.read_buffer();
   ssize_t size = ::recv(fd, buffer.base, buffer.len, 0);
   if (size > 0) {
     received(buffer.base, static_cast<std::size_t>(size));
-  } else if (size < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-    start_reading();
-  } else {
-    close();  // The client is gone already.
+    return false;
   }
+  if (size < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+  close();  // The client is gone already.
+  return false;
 }
 
 void connection::start_reading() noexcept {
@@ -401,8 +424,11 @@ void connection::on_timeout(timeout_kind kind) noexcept {
 
 void connection::drain() noexcept {
   draining_ = true;
-  bool idle = pending_writes_ == 0 && !parser_.inside_request() && !has_unparsed() && requests_ > 0;
-  if (idle) close();
+  bool idle = pending_writes_ == 0 && !parser_.inside_request() && carry_size_ == 0 && !lingering_;
+  if (!idle) return;  // It closes after its response.
+  // A client may have sent a request the moment before: answer it (with Connection: close)
+  // rather than close a connection with a request in it.
+  if (read_available()) close();
 }
 
 void connection::close() noexcept {

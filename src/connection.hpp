@@ -51,6 +51,8 @@ class connection final : public timeout_link, private request_sink, private resp
   // Takes the listener's next connection and starts serving it. On failure the connection is
   // closed (and freed) and false is returned.
   bool start(uv_stream_t* listener) noexcept;
+  // Serves a socket accepted outside libuv; the connection owns fd from now on.
+  bool start(int fd, bool unix_socket) noexcept;
   // The timeout it waited in has expired; the worker has already taken it out of the queue.
   void on_timeout(timeout_kind kind) noexcept;
   // The worker is stopping: an idle connection closes now, a busy one after its response.
@@ -67,7 +69,10 @@ class connection final : public timeout_link, private request_sink, private resp
   static void on_shutdown(uv_shutdown_t* request, int status) noexcept;
   static void on_close(uv_handle_t* handle) noexcept;
 
-  void read_first_request() noexcept;
+  bool init_handle(bool unix_socket) noexcept;
+  void begin() noexcept;
+  // Reads and answers what the socket holds now, without waiting; true when it held nothing.
+  bool read_available() noexcept;
   void received(const char* data, std::size_t size) noexcept;
   void parse(const char* data, std::size_t size) noexcept;
   // Keeps the bytes [from, end) at the start of the carry buffer: fed bytes of an unfinished

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
@@ -10,7 +11,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdexcept>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <system_error>
@@ -35,22 +35,54 @@ std::uint16_t parse_port(std::string_view text, std::string_view whole) {
   throw std::system_error(errno, std::generic_category(), fmt::format("{} for {}", call, address));
 }
 
-// Formats a bound socket address as a URL: "http://127.0.0.1:8000", "http://[::1]:8000".
-std::string url_of(const sockaddr_storage& bound) {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (bound.ss_family == AF_INET6) {
-    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(bound);
-    inet_ntop(AF_INET6, &v6.sin6_addr, host, sizeof host);
-    return fmt::format("http://[{}]:{}", host, ntohs(v6.sin6_port));
-  }
-  const auto& v4 = reinterpret_cast<const sockaddr_in&>(bound);
-  inet_ntop(AF_INET, &v4.sin_addr, host, sizeof host);
-  return fmt::format("http://{}:{}", host, ntohs(v4.sin_port));
+void set_option(int fd, int level, int name, int value, std::string_view call,
+                std::string_view address) {
+  if (setsockopt(fd, level, name, &value, sizeof value) != 0) throw_errno(call, address);
 }
 
-void set_option(int fd, int level, int name, std::string_view call, std::string_view address) {
-  int on = 1;
-  if (setsockopt(fd, level, name, &on, sizeof on) != 0) throw_errno(call, address);
+// Sets up a TCP socket the way every kiln listener is: address reuse, IPv6 only for [::],
+// TCP_NODELAY (which accepted sockets inherit on Linux, saving a call per connection) and
+// deferred accept (the kernel hands a connection over once its first bytes have arrived, so a
+// worker can read the request straight after accept()).
+int tcp_socket(int family, bool reuse_port, std::string_view name) {
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_errno("socket", name);
+  try {
+    set_option(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)", name);
+    if (reuse_port) set_option(fd, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)", name);
+    if (family == AF_INET6) {
+      set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)", name);
+    }
+    set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)", name);
+    set_option(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, 1, "setsockopt(TCP_DEFER_ACCEPT)", name);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  return fd;
+}
+
+bool int_option(int fd, int level, int name) {
+  int value = 0;
+  socklen_t length = sizeof value;
+  return getsockopt(fd, level, name, &value, &length) == 0 && value != 0;
+}
+
+std::string percent_decode(std::string_view text) {
+  std::string result;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      unsigned value = 0;
+      auto [end, error] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+      if (error == std::errc{} && end == text.data() + i + 3) {
+        result.push_back(static_cast<char>(value));
+        i += 2;
+        continue;
+      }
+    }
+    result.push_back(text[i]);
+  }
+  return result;
 }
 
 }  // namespace
@@ -100,60 +132,70 @@ listen_address parse_listen_address(std::string_view text) {
   return address;
 }
 
-listener listener::open(const listen_address& address, const listen_options& options) {
+std::vector<inherited_socket> take_inherited_sockets() {
+  std::vector<inherited_socket> sockets;
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* count = std::getenv("LISTEN_FDS");
+  const char* names = std::getenv("LISTEN_FDNAMES");
+  if (pid != nullptr && count != nullptr && std::atol(pid) == static_cast<long>(getpid())) {
+    int n = std::atoi(count);
+    std::string_view rest = names != nullptr ? names : "";
+    for (int i = 0; i < n; ++i) {
+      auto colon = rest.find(':');
+      std::string name = percent_decode(rest.substr(0, colon));
+      rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+      int fd = 3 + i;  // SD_LISTEN_FDS_START.
+      fcntl(fd, F_SETFD, FD_CLOEXEC);
+      sockets.push_back({fd, std::move(name)});
+    }
+  }
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_FDNAMES");
+  return sockets;
+}
+
+std::string encode_socket_name(std::string_view bind_text) {
+  std::string name;
+  for (char c : bind_text) {
+    if (c == ':' || c == '%') {
+      name += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    } else {
+      name.push_back(c);
+    }
+  }
+  return name;
+}
+
+listener listener::open(const std::string& bind_text, const listen_options& options) {
+  listen_address address = parse_listen_address(bind_text);
+  if (address.type == listen_address::kind::inherited) {
+    return adopt(address.fd, bind_text, options);
+  }
   listener result;
-  result.address_ = address;
-  switch (address.type) {
-    case listen_address::kind::inherited: {
-      std::string name = fmt::format("fd://{}", address.fd);
-      int accepting = 0;
-      socklen_t length = sizeof accepting;
-      if (getsockopt(address.fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0) {
-        throw_errno("getsockopt(SO_ACCEPTCONN)", name);
-      }
-      if (!accepting) {
-        throw std::system_error(EINVAL, std::generic_category(),
-                                name + " is not a listening socket");
-      }
-      fcntl(address.fd, F_SETFD, FD_CLOEXEC);
-      result.fd_ = address.fd;
-      sockaddr_storage bound{};
-      socklen_t bound_length = sizeof bound;
-      getsockname(address.fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
-      if (bound.ss_family == AF_UNIX) {
-        result.url_ = fmt::format("unix:{}", reinterpret_cast<sockaddr_un&>(bound).sun_path);
-      } else {
-        result.url_ = url_of(bound);
-      }
-      return result;
+  result.bind_text_ = bind_text;
+  result.backlog_ = options.backlog;
+  if (address.type == listen_address::kind::unix_socket) {
+    result.fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (result.fd_ < 0) throw_errno("socket", address.path);
+    // A socket file left behind by an earlier run would make bind fail; anything else there
+    // is not kiln's to remove.
+    struct stat existing {};
+    if (lstat(address.path.c_str(), &existing) == 0 && S_ISSOCK(existing.st_mode)) {
+      unlink(address.path.c_str());
     }
-    case listen_address::kind::unix_socket: {
-      result.fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (result.fd_ < 0) throw_errno("socket", address.path);
-      // A socket file left behind by an earlier run would make bind fail; anything else there
-      // is not kiln's to remove.
-      struct stat existing {};
-      if (lstat(address.path.c_str(), &existing) == 0 && S_ISSOCK(existing.st_mode)) {
-        unlink(address.path.c_str());
-      }
-      sockaddr_un local{};
-      local.sun_family = AF_UNIX;
-      std::memcpy(local.sun_path, address.path.c_str(), address.path.size() + 1);
-      if (bind(result.fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
-        throw_errno("bind", address.path);
-      }
-      result.owns_path_ = true;
-      if (listen(result.fd_, options.backlog) != 0) throw_errno("listen", address.path);
-      result.url_ = fmt::format("unix:{}", address.path);
-      return result;
+    sockaddr_un local{};
+    local.sun_family = AF_UNIX;
+    std::memcpy(local.sun_path, address.path.c_str(), address.path.size() + 1);
+    if (bind(result.fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      throw_errno("bind", address.path);
     }
-    case listen_address::kind::tcp:
-      break;
+    result.unix_path_ = address.path;
+    if (listen(result.fd_, options.backlog) != 0) throw_errno("listen", address.path);
+    result.describe();
+    return result;
   }
 
-  std::string name = address.host.find(':') != std::string::npos
-                         ? fmt::format("[{}]:{}", address.host, address.port)
-                         : fmt::format("{}:{}", address.host, address.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -162,63 +204,131 @@ listener listener::open(const listen_address& address, const listen_options& opt
   std::string service = std::to_string(address.port);
   if (int error = getaddrinfo(address.host.c_str(), service.c_str(), &hints, &found); error != 0) {
     throw std::system_error(EINVAL, std::generic_category(),
-                            fmt::format("getaddrinfo for {}: {}", name, gai_strerror(error)));
+                            fmt::format("getaddrinfo for {}: {}", bind_text, gai_strerror(error)));
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
-
-  result.fd_ = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (result.fd_ < 0) throw_errno("socket", name);
-  set_option(result.fd_, SOL_SOCKET, SO_REUSEADDR, "setsockopt(SO_REUSEADDR)", name);
+  result.fd_ = tcp_socket(found->ai_family, options.reuse_port, bind_text);
+  if (bind(result.fd_, found->ai_addr, found->ai_addrlen) != 0) throw_errno("bind", bind_text);
   if (options.reuse_port) {
-    set_option(result.fd_, SOL_SOCKET, SO_REUSEPORT, "setsockopt(SO_REUSEPORT)", name);
+    // This socket only holds the port; listening on it would make the kernel send it a share
+    // of the connections that nobody accepts.
+    result.reserve_ = true;
+  } else if (listen(result.fd_, options.backlog) != 0) {
+    throw_errno("listen", bind_text);
   }
-  if (found->ai_family == AF_INET6) {
-    // [::]:PORT means IPv6 only, so that 0.0.0.0:PORT can be bound beside it.
-    set_option(result.fd_, IPPROTO_IPV6, IPV6_V6ONLY, "setsockopt(IPV6_V6ONLY)", name);
-  }
-  // Accepted sockets inherit TCP_NODELAY from the listener on Linux: responses leave as soon as
-  // they are written, without a setsockopt per connection.
-  set_option(result.fd_, IPPROTO_TCP, TCP_NODELAY, "setsockopt(TCP_NODELAY)", name);
-  // The kernel hands a connection over only once its first bytes have arrived, so a worker can
-  // read the request right after accept() instead of waiting a loop iteration to be told.
-  int defer_seconds = 1;
-  if (setsockopt(result.fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds) !=
-      0) {
-    throw_errno("setsockopt(TCP_DEFER_ACCEPT)", name);
-  }
-  if (bind(result.fd_, found->ai_addr, found->ai_addrlen) != 0) throw_errno("bind", name);
-  if (listen(result.fd_, options.backlog) != 0) throw_errno("listen", name);
-
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof bound;
-  if (getsockname(result.fd_, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
-    throw_errno("getsockname", name);
-  }
-  result.url_ = url_of(bound);
-  result.address_.port =
-      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
-                                        : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  result.describe();
   return result;
+}
+
+listener listener::adopt(int fd, const std::string& bind_text, const listen_options& options) {
+  listener result;
+  result.bind_text_ = bind_text;
+  result.backlog_ = options.backlog;
+  std::string name = fmt::format("inherited socket {}", fd);
+  int type = 0;
+  socklen_t length = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) throw_errno("getsockopt", name);
+  if (type != SOCK_STREAM) {
+    throw std::system_error(EINVAL, std::generic_category(), name + " is not a stream socket");
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  result.fd_ = fd;
+  if (!int_option(fd, SOL_SOCKET, SO_ACCEPTCONN)) {
+    if (!int_option(fd, SOL_SOCKET, SO_REUSEPORT)) {
+      throw std::system_error(EINVAL, std::generic_category(), name + " is not listening");
+    }
+    result.reserve_ = true;  // A reuse_port master's socket that holds the port.
+  }
+  result.describe();
+  return result;
+}
+
+void listener::describe() {
+  bound_length_ = sizeof bound_;
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&bound_), &bound_length_) != 0) {
+    throw_errno("getsockname", bind_text_);
+  }
+  char host[INET6_ADDRSTRLEN] = {};
+  switch (bound_.ss_family) {
+    case AF_UNIX:
+      url_ = fmt::format("unix:{}", reinterpret_cast<const sockaddr_un&>(bound_).sun_path);
+      break;
+    case AF_INET6: {
+      const auto& v6 = reinterpret_cast<const sockaddr_in6&>(bound_);
+      inet_ntop(AF_INET6, &v6.sin6_addr, host, sizeof host);
+      url_ = fmt::format("http://[{}]:{}", host, ntohs(v6.sin6_port));
+      break;
+    }
+    default: {
+      const auto& v4 = reinterpret_cast<const sockaddr_in&>(bound_);
+      inet_ntop(AF_INET, &v4.sin_addr, host, sizeof host);
+      url_ = fmt::format("http://{}:{}", host, ntohs(v4.sin_port));
+    }
+  }
+}
+
+int listener::socket_for_worker() const {
+  int fd = tcp_socket(bound_.ss_family, true, bind_text_);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&bound_), bound_length_) != 0 ||
+      listen(fd, backlog_) != 0) {
+    int error = errno;
+    ::close(fd);
+    errno = error;
+    throw_errno("bind and listen with SO_REUSEPORT", bind_text_);
+  }
+  return fd;
+}
+
+bool listener::bound_to(const listen_address& address) const {
+  switch (address.type) {
+    case listen_address::kind::unix_socket:
+      return bound_.ss_family == AF_UNIX &&
+             address.path == reinterpret_cast<const sockaddr_un&>(bound_).sun_path;
+    case listen_address::kind::inherited:
+      return address.fd == fd_;
+    case listen_address::kind::tcp:
+      break;
+  }
+  if (address.port == 0) return false;
+  addrinfo hints{};
+  hints.ai_family = bound_.ss_family;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(address.port);
+  if (getaddrinfo(address.host.c_str(), service.c_str(), &hints, &found) != 0) return false;
+  bool same = found->ai_addrlen == bound_length_ &&
+              std::memcmp(found->ai_addr, &bound_, bound_length_) == 0;
+  freeaddrinfo(found);
+  return same;
 }
 
 listener::listener(listener&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      bind_text_(std::move(other.bind_text_)),
       url_(std::move(other.url_)),
-      address_(std::move(other.address_)),
-      owns_path_(std::exchange(other.owns_path_, false)) {}
+      unix_path_(std::exchange(other.unix_path_, {})),
+      bound_(other.bound_),
+      bound_length_(other.bound_length_),
+      backlog_(other.backlog_),
+      reserve_(other.reserve_) {}
 
 listener& listener::operator=(listener&& other) noexcept {
   // Swapping hands this listener's old socket to other, whose destructor closes it.
   std::swap(fd_, other.fd_);
+  std::swap(bind_text_, other.bind_text_);
   std::swap(url_, other.url_);
-  std::swap(address_, other.address_);
-  std::swap(owns_path_, other.owns_path_);
+  std::swap(unix_path_, other.unix_path_);
+  std::swap(bound_, other.bound_);
+  std::swap(bound_length_, other.bound_length_);
+  std::swap(backlog_, other.backlog_);
+  std::swap(reserve_, other.reserve_);
   return *this;
 }
 
 listener::~listener() {
   if (fd_ >= 0) ::close(fd_);
-  if (owns_path_) ::unlink(address_.path.c_str());
+  if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
 }
 
 }  // namespace kiln

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
+#include <vector>
 
 namespace kiln {
 
@@ -13,7 +15,7 @@ struct listen_address {
   std::string host;        // tcp: an IPv4 or IPv6 literal, or a name such as "localhost".
   std::uint16_t port = 0;  // tcp: 0 lets the kernel choose.
   std::string path;        // unix_socket.
-  int fd = -1;             // inherited: a listening socket this process was given.
+  int fd = -1;             // inherited: a socket this process was given (fd://N).
 };
 
 // Parses HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH or fd://N; throws std::invalid_argument.
@@ -24,29 +26,64 @@ struct listen_options {
   bool reuse_port = false;
 };
 
-// A listening socket, made with plain socket/bind/listen: the master owns it and the workers
-// inherit it across fork. Closed when destroyed.
+// A socket this process was handed at start (systemd socket activation, or the master that
+// re-executed kiln on USR2), with the name it was given.
+struct inherited_socket {
+  int fd;
+  std::string name;
+};
+
+// Takes the sockets described by LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES, and removes those
+// variables so that no child mistakes them for its own.
+std::vector<inherited_socket> take_inherited_sockets();
+
+// A bind setting as a LISTEN_FDNAMES entry, in which ':' separates names: "%" and ":" are
+// percent-encoded. take_inherited_sockets() decodes the names.
+std::string encode_socket_name(std::string_view bind_text);
+
+// One bind setting's socket, made with plain socket/bind/listen. The master owns it; workers
+// inherit it across fork. With reuse_port, the master's socket is bound but not listening: it
+// holds the port, and each worker gets a listening socket of its own on the same address, so
+// that the kernel spreads connections over the workers. Closed when destroyed.
 class listener {
  public:
-  // Creates, binds and listens; throws std::system_error naming the call and the address.
-  static listener open(const listen_address& address, const listen_options& options);
+  // Creates and binds the socket for a bind setting; throws std::system_error naming the call
+  // and the address, or std::invalid_argument for an address that does not parse.
+  static listener open(const std::string& bind_text, const listen_options& options);
+  // Takes over a socket this process inherited, to serve bind_text.
+  static listener adopt(int fd, const std::string& bind_text, const listen_options& options);
 
   listener(listener&& other) noexcept;
   listener& operator=(listener&& other) noexcept;
   ~listener();
 
+  // The socket workers inherit, or with reuse_port the one that holds the port.
   int fd() const noexcept { return fd_; }
+  // True when every worker accepts from fd(); false when each needs socket_for_worker().
+  bool shared() const noexcept { return !reserve_; }
+  // reuse_port: a new listening socket on the same address for one worker; throws.
+  int socket_for_worker() const;
+  // The bind setting this socket serves: "127.0.0.1:0".
+  const std::string& bind_text() const noexcept { return bind_text_; }
   // The address as a URL with the real port: "http://127.0.0.1:8000", "unix:/run/kiln.sock".
   const std::string& url() const noexcept { return url_; }
-  // The bound address, with the port the kernel chose.
-  const listen_address& address() const noexcept { return address_; }
+  // True when the socket is bound to what address names.
+  bool bound_to(const listen_address& address) const;
+  // Leaves the unix socket file in place on close: another process serves it now.
+  void keep_socket_file() noexcept { unix_path_.clear(); }
 
  private:
   listener() = default;
+  void describe();
+
   int fd_ = -1;
+  std::string bind_text_;
   std::string url_;
-  listen_address address_;
-  bool owns_path_ = false;  // A unix socket file this process created, removed on close.
+  std::string unix_path_;  // A socket file this process created, removed on close.
+  sockaddr_storage bound_{};
+  socklen_t bound_length_ = 0;
+  int backlog_ = 2048;
+  bool reserve_ = false;
 };
 
 }  // namespace kiln

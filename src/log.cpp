@@ -67,4 +67,10 @@ void init_logging(std::string_view level) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+void set_log_level(std::string_view level) {
+  spdlog::set_level(parse_level(level));
+}
+
+void reopen_log_files() {}
+
 }  // namespace kiln

@@ -9,4 +9,11 @@ namespace kiln {
 // level is a log_level setting value.
 void init_logging(std::string_view level);
 
+// Changes the level of the running logger (on reload).
+void set_log_level(std::string_view level);
+
+// Reopens the log files after logrotate moved them (USR1). The error log goes to stderr, which
+// needs no reopening, so for now there is nothing to do.
+void reopen_log_files();
+
 }  // namespace kiln

@@ -1,19 +1,21 @@
 #include "request_parser.hpp"
 
-#include <cassert>
+#include <cstring>
 
 namespace kiln {
 namespace {
 
 // Extends a span by bytes that llhttp reports in pieces. The pieces of one element are adjacent
-// in memory, because the connection keeps an unfinished head contiguous (see rebase()).
-void extend(std::string_view& span, const char* at, std::size_t length) noexcept {
+// in memory, because the connection keeps an unfinished head contiguous (see rebase()); pieces
+// that are not mean llhttp skipped bytes inside the element, which it does for obs-fold.
+bool extend(std::string_view& span, const char* at, std::size_t length) noexcept {
   if (span.empty()) {
     span = {at, length};
-    return;
+    return true;
   }
-  assert(span.data() + span.size() == at);
+  if (span.data() + span.size() != at) return false;
   span = {span.data(), span.size() + length};
+  return true;
 }
 
 void shift(std::string_view& span, std::ptrdiff_t delta) noexcept {
@@ -24,6 +26,56 @@ std::string_view trim_trailing_whitespace(std::string_view value) noexcept {
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
     value.remove_suffix(1);
   return value;
+}
+
+// RFC 9110, 5.6.2: the characters of a token, such as a method.
+bool is_tchar(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+}
+
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
+
+// RFC 9112, 3.2 and RFC 3986, 3.2.2: Host is uri-host [ ":" port ], or empty.
+bool valid_host(std::string_view host) noexcept {
+  std::string_view rest = host;
+  if (host.starts_with('[')) {
+    auto close = host.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : host.substr(1, close - 1)) {
+      bool hex = is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      if (!hex && c != ':' && c != '.' && c != 'v' && c != 'V') return false;
+    }
+    rest = host.substr(close + 1);
+  } else {
+    auto colon = host.find(':');
+    for (char c : host.substr(0, colon)) {
+      bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+                        c == '-' || c == '.' || c == '_' || c == '~';
+      bool sub_delim = c != '\0' && std::strchr("!$&'()*+,;=%", c) != nullptr;
+      if (!unreserved && !sub_delim) return false;
+    }
+    rest = colon == std::string_view::npos ? std::string_view{} : host.substr(colon);
+  }
+  if (rest.empty()) return true;
+  if (rest.front() != ':') return false;
+  for (char c : rest.substr(1)) {
+    if (!is_digit(c)) return false;
+  }
+  return true;
+}
+
+// True when every line of a head ends with CRLF: no bare LF, no bare CR. llhttp 8.1 accepts a
+// bare LF in places; a server that splits lines where a proxy in front of it does not can be
+// made to see two requests where the proxy saw one.
+bool crlf_only(const char* begin, const char* end) noexcept {
+  for (const char* p = begin; p < end; ++p) {
+    if (*p == '\n' && (p == begin || p[-1] != '\r')) return false;
+    if (*p == '\r' && (p + 1 == end || p[1] != '\n')) return false;
+  }
+  return true;
 }
 
 request_parser& owner(llhttp_t* parser) noexcept {
@@ -49,6 +101,7 @@ struct llhttp_callbacks {
     self.field_value_ = {};
     self.field_count_ = 0;
     self.field_size_ = 0;
+    self.field_name_length_ = 0;
     self.body_size_ = 0;
     self.head_start_ = nullptr;
     self.inside_request_ = true;
@@ -71,13 +124,19 @@ struct llhttp_callbacks {
     if (self.request_.target.empty() && at != method.data() + method.size() + 1) {
       return self.fail(400, "more than one space before the request target");
     }
-    extend(self.request_.target, at, length);
+    if (!extend(self.request_.target, at, length))
+      return self.fail(400, "malformed request target");
     return self.check_request_line();
   }
 
   static int on_version(llhttp_t* p, const char* at, std::size_t length) noexcept {
     auto& self = owner(p);
-    extend(self.version_, at, length);
+    // The same for the version: exactly " HTTP/" between the target and its digits.
+    const auto& target = self.request_.target;
+    if (self.version_.empty() && at != target.data() + target.size() + 6) {
+      return self.fail(400, "more than one space before the HTTP version");
+    }
+    if (!extend(self.version_, at, length)) return self.fail(400, "malformed HTTP version");
     return self.check_request_line();
   }
 
@@ -85,9 +144,9 @@ struct llhttp_callbacks {
     auto& self = owner(p);
     self.request_.version_major = llhttp_get_http_major(p);
     self.request_.version_minor = llhttp_get_http_minor(p);
-    if (self.request_.version_major != 1) {
-      return self.fail(505, "HTTP version not supported");
-    }
+    if (self.request_.version_major != 1) return self.fail(505, "HTTP version not supported");
+    // A higher minor version is served as the highest one kiln speaks (RFC 9110, 6.2).
+    if (self.request_.version_minor > 1) self.request_.version_minor = 1;
     return HPE_OK;
   }
 
@@ -96,7 +155,10 @@ struct llhttp_callbacks {
     if (self.field_size_ == 0 && ++self.field_count_ > self.limits_.fields) {
       return self.fail(431, "too many header fields");
     }
-    if (!self.in_trailers_) extend(self.field_name_, at, length);
+    if (!self.in_trailers_ && !extend(self.field_name_, at, length)) {
+      return self.fail(400, "malformed header field name");
+    }
+    self.field_name_length_ += length;
     return self.count_field_bytes(length);
   }
 
@@ -107,12 +169,16 @@ struct llhttp_callbacks {
 
   static int on_header_value(llhttp_t* p, const char* at, std::size_t length) noexcept {
     auto& self = owner(p);
-    if (!self.in_trailers_) extend(self.field_value_, at, length);
+    if (!self.in_trailers_ && !extend(self.field_value_, at, length)) {
+      // RFC 9112, 5.2: a server must reject a field value folded onto several lines.
+      return self.fail(400, "obsolete line folding in a header field");
+    }
     return self.count_field_bytes(length);
   }
 
   static int on_header_value_complete(llhttp_t* p) noexcept {
     auto& self = owner(p);
+    if (self.field_name_length_ == 0) return self.fail(400, "header field without a name");
     // Trailer fields count against the limits but are not kept: the head was handed on already,
     // and the bytes they sit in are not kept contiguous.
     if (!self.in_trailers_) {
@@ -122,16 +188,17 @@ struct llhttp_callbacks {
     self.field_name_ = {};
     self.field_value_ = {};
     self.field_size_ = 0;
+    self.field_name_length_ = 0;
     return HPE_OK;
   }
 
   static int on_headers_complete(llhttp_t* p) noexcept {
     auto& self = owner(p);
     if (int error = self.check_head(); error != HPE_OK) return error;
-    self.head_start_ = nullptr;
-    self.in_trailers_ = true;
-    self.sink_.on_request_head(self.request_);
-    return HPE_OK;
+    // llhttp does not say where the head ends, and its line endings still need checking: the
+    // pause makes llhttp_execute() return with that position (see feed()).
+    self.head_complete_ = true;
+    return HPE_PAUSED;
   }
 
   static int on_body(llhttp_t* p, const char* at, std::size_t length) noexcept {
@@ -141,6 +208,20 @@ struct llhttp_callbacks {
       return self.fail(413, "request body larger than limit_request_body");
     }
     self.sink_.on_request_body(self.request_, {at, length});
+    return HPE_OK;
+  }
+
+  static int on_chunk_extension_name(llhttp_t* p, const char*, std::size_t length) noexcept {
+    owner(p).chunk_extension_name_length_ += length;
+    return HPE_OK;
+  }
+
+  static int on_chunk_extension_name_complete(llhttp_t* p) noexcept {
+    // llhttp 8.1 lets "5;=x" through; RFC 9112, 7.1.1 requires a name (a token).
+    auto& self = owner(p);
+    if (self.chunk_extension_name_length_ == 0)
+      return self.fail(400, "chunk extension without a name");
+    self.chunk_extension_name_length_ = 0;
     return HPE_OK;
   }
 
@@ -166,6 +247,8 @@ struct llhttp_callbacks {
       s.on_header_value_complete = on_header_value_complete;
       s.on_headers_complete = on_headers_complete;
       s.on_body = on_body;
+      s.on_chunk_extension_name = on_chunk_extension_name;
+      s.on_chunk_extension_name_complete = on_chunk_extension_name_complete;
       s.on_message_complete = on_message_complete;
       return s;
     }();
@@ -177,33 +260,73 @@ request_parser::request_parser(const request_limits& limits, request_sink& sink)
     : limits_(limits), sink_(sink) {
   llhttp_init(&parser_, HTTP_REQUEST, &llhttp_callbacks::settings());
   parser_.data = this;
+  // llhttp 8.1 has no setter for this flag. With it, llhttp hands every DIGIT.DIGIT version to
+  // on_version_complete, which answers 505 for 2.0 and 3.0 alike and serves 1.2 as 1.1; without
+  // it, versions llhttp does not list are plain syntax errors.
+  parser_.lenient_flags |= LENIENT_VERSION;
 }
 
 request_parser::result request_parser::feed(const char* data, std::size_t size) noexcept {
   if (error_.status != 0) return {status::failed, 0};
+  if (sniffing_method_) return sniff_method(data, data, size);
   const char* const end = data + size;
   const char* position = data;
   for (;;) {
     llhttp_errno_t code =
         llhttp_execute(&parser_, position, static_cast<std::size_t>(end - position));
+    const char* stopped = llhttp_get_error_pos(&parser_);
     switch (code) {
       case HPE_OK:
         return {status::need_more, size};
       case HPE_PAUSED:
-        return {status::paused, static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data)};
+        if (!head_complete_) return {status::paused, static_cast<std::size_t>(stopped - data)};
+        head_complete_ = false;
+        if (!crlf_only(head_start_, stopped)) {
+          fail(400, "a line of the head does not end with CRLF");
+          return {status::failed, static_cast<std::size_t>(stopped - data)};
+        }
+        head_start_ = nullptr;
+        in_trailers_ = true;
+        sink_.on_request_head(request_);
+        llhttp_resume(&parser_);
+        position = stopped;
+        break;
       case HPE_PAUSED_UPGRADE:
         // kiln serves no protocol upgrades, and RFC 9110 lets a server ignore Upgrade: the
         // request was answered as plain HTTP, so parsing goes on as plain HTTP.
-        position = llhttp_get_error_pos(&parser_);
         llhttp_resume_after_upgrade(&parser_);
+        position = stopped;
         break;
-      default:
+      case HPE_INVALID_METHOD:
         if (error_.status == 0) {
-          error_ = {400, llhttp_get_error_reason(&parser_)};
+          sniffing_method_ = true;
+          return sniff_method(data, stopped, static_cast<std::size_t>(end - stopped));
         }
-        return {status::failed, static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data)};
+        return {status::failed, static_cast<std::size_t>(stopped - data)};
+      default:
+        if (error_.status == 0) error_ = {400, llhttp_get_error_reason(&parser_)};
+        return {status::failed, static_cast<std::size_t>(stopped - data)};
     }
   }
+}
+
+request_parser::result request_parser::sniff_method(const char* data, const char* from,
+                                                    std::size_t size) noexcept {
+  // llhttp knows a fixed list of methods. One it does not know but that is a well-formed token
+  // is a method kiln does not implement (501), not a malformed request (400); telling the two
+  // apart takes the bytes up to the space after the method.
+  for (std::size_t i = 0; i < size; ++i) {
+    char c = from[i];
+    std::size_t consumed = static_cast<std::size_t>(from + i - data);
+    if (is_tchar(c) && ++sniffed_ <= limits_.request_line) continue;
+    if (c == ' ' && sniffed_ > 0) {
+      fail(501, "method not implemented");
+    } else {
+      fail(400, "invalid method");
+    }
+    return {status::failed, consumed};
+  }
+  return {status::need_more, static_cast<std::size_t>(from + size - data)};
 }
 
 void request_parser::resume() noexcept {
@@ -211,7 +334,7 @@ void request_parser::resume() noexcept {
 }
 
 bool request_parser::finish() noexcept {
-  if (error_.status != 0) return false;
+  if (error_.status != 0 || sniffing_method_) return false;
   return llhttp_finish(&parser_) == HPE_OK && !inside_request_;
 }
 
@@ -252,7 +375,11 @@ int request_parser::count_field_bytes(std::size_t length) noexcept {
 
 int request_parser::check_head() noexcept {
   std::string_view target = request_.target;
-  if (request_.method == "CONNECT") return fail(405, "CONNECT is not supported");
+  // kiln is not a proxy: CONNECT is a method it does not implement.
+  if (request_.method == "CONNECT") return fail(501, "CONNECT is not implemented");
+  if (target.find('#') != std::string_view::npos) {
+    return fail(400, "a fragment (#) in the request target");
+  }
   if (target.starts_with('/')) {
     // origin-form, the usual case.
   } else if (target == "*" && request_.method == "OPTIONS") {
@@ -280,6 +407,7 @@ int request_parser::check_head() noexcept {
   for (const auto& field : request_.headers) {
     if (iequals(field.name, "host")) {
       ++hosts;
+      if (!valid_host(field.value)) return fail(400, "invalid Host header");
     } else if (iequals(field.name, "expect")) {
       if (!iequals(field.value, "100-continue")) return fail(417, "unsupported Expect");
       // A 1.0 client does not know 100 Continue and sends its body without waiting for it.
@@ -289,6 +417,11 @@ int request_parser::check_head() noexcept {
   if (hosts > 1) return fail(400, "more than one Host header");
   if (hosts == 0 && request_.version_minor >= 1) return fail(400, "HTTP/1.1 request without Host");
 
+  // RFC 9112, 6.1: Transfer-Encoding in an HTTP/1.0 request means the framing may be faulty,
+  // so the connection closes after the response.
+  if (request_.version_minor == 0 && (parser_.flags & F_TRANSFER_ENCODING) != 0) {
+    request_.keep_alive = false;
+  }
   if (limits_.body != 0 && (parser_.flags & F_CONTENT_LENGTH) != 0 &&
       parser_.content_length > limits_.body) {
     return fail(413, "request body larger than limit_request_body");

@@ -79,6 +79,7 @@ class request_parser {
   friend struct llhttp_callbacks;
 
   int fail(int code, std::string_view reason) noexcept;
+  result sniff_method(const char* data, const char* from, std::size_t size) noexcept;
   int check_request_line() noexcept;
   int count_field_bytes(std::size_t length) noexcept;
   int check_head() noexcept;
@@ -94,9 +95,14 @@ class request_parser {
   std::string_view version_;
   std::size_t field_count_ = 0;
   std::size_t field_size_ = 0;  // Bytes of the current field: name, ": " and value.
+  std::size_t field_name_length_ = 0;
+  std::size_t sniffed_ = 0;
+  std::size_t chunk_extension_name_length_ = 0;  // Bytes of a method llhttp does not know.
   std::uint64_t body_size_ = 0;
   bool inside_request_ = false;
   bool in_trailers_ = false;
+  bool head_complete_ = false;    // Paused at the end of a head, to check it (see feed()).
+  bool sniffing_method_ = false;  // Telling an unknown method (501) from garbage (400).
 };
 
 }  // namespace kiln

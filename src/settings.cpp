@@ -101,11 +101,12 @@ const std::array registry = {
         .maximum = no_limit,
     },
     setting_info{
-        .name = "pidfile",
+        .name = "pid",
         .section = "Processes",
-        .field = &settings::pidfile,
+        .field = &settings::pid,
         .default_value = "",
-        .help = "A file the master writes its process ID to.",
+        .help = "A file the master writes its process ID to, and removes when it exits.",
+        .short_flag = 'p',
     },
     setting_info{
         .name = "user",

@@ -26,7 +26,7 @@ struct settings {
   milliseconds graceful_timeout{};
   std::int64_t max_requests = 0;
   std::int64_t max_requests_jitter = 0;
-  std::string pidfile;
+  std::string pid;  // The pidfile's path.
   std::string user;
   std::string group;
   // HTTP.

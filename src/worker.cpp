@@ -1,11 +1,15 @@
 #include "worker.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <sys/socket.h>
 #include <system_error>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+
+#include "log.hpp"
 
 namespace kiln {
 namespace {
@@ -23,7 +27,7 @@ bool is_unix_socket(int fd) noexcept {
 
 }  // namespace
 
-worker::worker(const settings& config, std::span<const int> listen_fds)
+worker::worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot)
     : config_(config),
       limits_{static_cast<std::size_t>(config.limit_request_line),
               static_cast<std::size_t>(config.limit_request_fields),
@@ -37,6 +41,8 @@ worker::worker(const settings& config, std::span<const int> listen_fds)
                 // enough that a client cannot hold the slot by sending forever.
                 timeout_queue(5000)},
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
+      slot_(slot),
+      parent_(getppid()),
       keepalive_enabled_(config.keepalive.count() > 0) {
   // Everything that can fail on a setting comes before the loop owns any handle.
   if (!config.static_root.empty())
@@ -47,7 +53,9 @@ worker::worker(const settings& config, std::span<const int> listen_fds)
   timer_.data = this;
   uv_timer_init(&loop_, &graceful_deadline_);
   graceful_deadline_.data = this;
-  constexpr int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT};
+  uv_timer_init(&loop_, &heartbeat_);
+  heartbeat_.data = this;
+  constexpr int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
   for (std::size_t i = 0; i < signals_.size(); ++i) {
     uv_signal_init(&loop_, &signals_[i]);
     signals_[i].data = this;
@@ -91,8 +99,30 @@ worker::~worker() {
 }
 
 int worker::run() {
+  // The heartbeat comes from the loop itself: a worker stuck in a handler stops beating, and
+  // the master notices after timeout. Four beats per timeout leave room for a busy loop.
+  std::uint64_t interval = 1000;
+  if (config_.timeout.count() > 0) {
+    interval = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(config_.timeout.count()) / 4,
+                                         50, 1000);
+  }
+  uv_timer_start(&heartbeat_, on_heartbeat, 0, interval);
+  if (slot_ != nullptr) slot_->state.store(worker_state::ready);
   uv_run(&loop_, UV_RUN_DEFAULT);
+  spdlog::info("Worker exiting (pid: {}) after {} requests", getpid(), requests_);
   return 0;
+}
+
+void worker::on_heartbeat(uv_timer_t* timer) noexcept {
+  auto& self = *static_cast<worker*>(timer->data);
+  if (self.slot_ != nullptr) {
+    self.slot_->heartbeat_ms.store(monotonic_ms(), std::memory_order_relaxed);
+  }
+  // PR_SET_PDEATHSIG tells a worker that its master died; this catches a death before it was set.
+  if (getppid() != self.parent_ && !self.stopping_) {
+    spdlog::warn("The master is gone: stopping");
+    self.stop_gracefully();
+  }
 }
 
 void worker::on_connection(uv_stream_t* server, int status) noexcept {
@@ -126,6 +156,8 @@ void worker::connection_closed() noexcept {
 }
 
 void worker::handle(request& req, responder& out) noexcept {
+  ++requests_;
+  if (slot_ != nullptr) slot_->requests.store(requests_, std::memory_order_relaxed);
   if (static_files_) {
     static_files_->serve(req, out, uv_now(&loop_));
   } else {
@@ -187,7 +219,9 @@ void worker::for_each_connection(Function function) noexcept {
 
 void worker::on_signal(uv_signal_t* signal, int number) noexcept {
   auto& self = *static_cast<worker*>(signal->data);
-  if (number == SIGTERM) {
+  if (number == SIGUSR1) {
+    reopen_log_files();
+  } else if (number == SIGTERM) {
     spdlog::info("Stopping gracefully (SIGTERM)");
     self.stop_gracefully();
   } else {
@@ -200,14 +234,38 @@ void worker::on_signal(uv_signal_t* signal, int number) noexcept {
 void worker::stop_gracefully() noexcept {
   if (stopping_) return;
   stopping_ = true;
-  for (auto& entry : listeners_)
+  if (slot_ != nullptr) slot_->state.store(worker_state::stopping);
+  for (auto& entry : listeners_) {
+    accept_queued(*entry);
     uv_close(&entry->handle.handle, nullptr);
+  }
   for_each_connection([](connection& c) { c.drain(); });
   if (config_.graceful_timeout.count() > 0) {
     uv_timer_start(&graceful_deadline_, on_graceful_deadline,
                    static_cast<std::uint64_t>(config_.graceful_timeout.count()), 0);
   }
   finish_if_done();
+}
+
+void worker::accept_queued(listening& entry) noexcept {
+  // Clients in the kernel's accept queue connected before the stop and have sent a request
+  // (accept is deferred until data arrives): they are answered, not reset when the socket
+  // closes. The cap on connections does not apply to these last few.
+  bool unix_socket = entry.handle.stream.type == UV_NAMED_PIPE;
+  if (entry.waiting) {
+    entry.waiting = false;
+    (new connection(*this))->start(&entry.handle.stream);
+  }
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(&entry.handle.handle, &fd) != 0) return;
+  while (true) {
+    int client = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // EAGAIN: the queue is empty.
+    }
+    (new connection(*this))->start(client, unix_socket);
+  }
 }
 
 void worker::on_graceful_deadline(uv_timer_t* timer) noexcept {
@@ -220,7 +278,8 @@ void worker::finish_if_done() noexcept {
   if (!stopping_ || connections_ > 0) return;
   // The loop ends once these last handles are closed.
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
-                              reinterpret_cast<uv_handle_t*>(&graceful_deadline_)}) {
+                              reinterpret_cast<uv_handle_t*>(&graceful_deadline_),
+                              reinterpret_cast<uv_handle_t*>(&heartbeat_)}) {
     if (!uv_is_closing(handle)) uv_close(handle, nullptr);
   }
   for (auto& signal : signals_) {

@@ -12,6 +12,7 @@
 #include "http_date.hpp"
 #include "output_batch.hpp"
 #include "request_parser.hpp"
+#include "scoreboard.hpp"
 #include "settings.hpp"
 #include "static_files.hpp"
 #include "timeout_queue.hpp"
@@ -23,18 +24,22 @@ namespace kiln {
 // the master's loop (its epoll set, its signal pipe) is shared across fork.
 class worker {
  public:
-  // The listening sockets are borrowed: the master owns them. Throws std::system_error when a
-  // setting cannot be applied (a static root that does not exist).
-  worker(const settings& config, std::span<const int> listen_fds);
+  // The listening sockets are borrowed: the master owns them. The worker reports to its slot on
+  // the master's scoreboard, when it has one. Throws std::system_error when a setting cannot be
+  // applied (a static root that does not exist).
+  worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot = nullptr);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
   // Serves until stopped; returns the process exit code.
   int run();
-  // Stops accepting, lets requests in flight finish and closes idle connections; run() returns
-  // once every connection is closed, or after graceful_timeout.
+  // Answers the connections the kernel has queued, stops accepting, lets requests in flight
+  // finish and closes idle connections; run() returns once every connection is closed, or
+  // after graceful_timeout.
   void stop_gracefully() noexcept;
+  // False once the worker has begun to stop: what readiness checks report.
+  bool accepting() const noexcept { return !stopping_; }
 
   // What connections share.
   uv_loop_t* loop() noexcept { return &loop_; }
@@ -67,6 +72,8 @@ class worker {
   static void on_timer(uv_timer_t* timer) noexcept;
   static void on_signal(uv_signal_t* signal, int number) noexcept;
   static void on_graceful_deadline(uv_timer_t* timer) noexcept;
+  static void on_heartbeat(uv_timer_t* timer) noexcept;
+  void accept_queued(listening& entry) noexcept;
   void accept_waiting() noexcept;
   void schedule_timer() noexcept;
   void expire_timeouts() noexcept;
@@ -79,7 +86,8 @@ class worker {
   uv_loop_t loop_;
   uv_timer_t timer_;
   uv_timer_t graceful_deadline_;
-  std::array<uv_signal_t, 3> signals_;  // TERM, INT, QUIT.
+  uv_timer_t heartbeat_;
+  std::array<uv_signal_t, 4> signals_;  // TERM, INT, QUIT, USR1.
   std::vector<std::unique_ptr<listening>> listeners_;
   std::array<timeout_queue, timeout_kind_count> timeouts_;
   std::uint64_t timer_due_ = 0;  // When timer_ fires next; 0 when it is stopped.
@@ -87,6 +95,9 @@ class worker {
   output_batch batch_;
   http_date date_;
   std::unique_ptr<static_files> static_files_;
+  worker_slot* slot_;
+  pid_t parent_;  // The master; when it is gone, the worker stops.
+  std::uint64_t requests_ = 0;
   std::size_t connections_ = 0;
   bool keepalive_enabled_ = true;
   bool stopping_ = false;

@@ -406,7 +406,8 @@ namespace kiln::test {
 TEST_CASE("a client that stops reading is dropped after send_timeout", "[connection][timeout]") {
   // Far more response bytes than the socket buffers of both ends can hold.
   std::string pipeline;
-  for (int i = 0; i < 6000; ++i) pipeline += get("/4k.bin");
+  for (int i = 0; i < 6000; ++i)
+    pipeline += get("/4k.bin");
   auto answers_after_a_stall = [&](const std::string& send_timeout) {
     kiln_process kiln(serve_www({"--send-timeout", send_timeout}));
     http_client client(kiln.port());
@@ -415,7 +416,8 @@ TEST_CASE("a client that stops reading is dropped after send_timeout", "[connect
     // is about, not a guess at how fast anything runs.
     std::this_thread::sleep_for(1500ms);
     int answered = 0;
-    while (answered < 6000 && client.read_response(false, 5s)) ++answered;
+    while (answered < 6000 && client.read_response(false, 5s))
+      ++answered;
     return answered;
   };
   CHECK(answers_after_a_stall("1") < 6000);

@@ -11,7 +11,7 @@ namespace kiln::test {
 
 TEST_CASE("at worker_connections the worker stops accepting until a connection closes",
           "[worker]") {
-  kiln_process kiln({"--bind", "127.0.0.1:0", "--worker-connections", "3"});
+  kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--worker-connections", "3"});
   std::vector<std::unique_ptr<http_client>> open;
   for (int i = 0; i < 3; ++i) {
     open.push_back(std::make_unique<http_client>(kiln.port()));

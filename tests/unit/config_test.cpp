@@ -1,8 +1,9 @@
 #include "config.hpp"
 
-#include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
+
+#include <catch2/catch.hpp>
 
 namespace kiln::test {
 namespace {
@@ -47,8 +48,8 @@ TEST_CASE("defaults come from the registry", "[config]") {
 }
 
 TEST_CASE("flags take values separately or after =, and booleans alone", "[config]") {
-  auto config = load({"--keepalive", "90", "--header-timeout=0.5", "--reuse-port", "-w", "3",
-                      "-b", "127.0.0.1:1", "--bind", "unix:/tmp/k.sock"});
+  auto config = load({"--keepalive", "90", "--header-timeout=0.5", "--reuse-port", "-w", "3", "-b",
+                      "127.0.0.1:1", "--bind", "unix:/tmp/k.sock"});
   CHECK(config.values.keepalive == milliseconds(90000));
   CHECK(config.values.header_timeout == milliseconds(500));
   CHECK(config.values.reuse_port);
@@ -61,13 +62,15 @@ TEST_CASE("flags take values separately or after =, and booleans alone", "[confi
 TEST_CASE("a bad flag is one clear message", "[config]") {
   CHECK(error_of({"--workers", "0"}) ==
         "flag --workers \"0\": workers must be between 1 and 1024, not 0");
-  CHECK(error_of({"--keep-alive", "3"}) == "flag --keep-alive: unknown flag; did you mean '--keepalive'?");
+  CHECK(error_of({"--keep-alive", "3"}) ==
+        "flag --keep-alive: unknown flag; did you mean '--keepalive'?");
   CHECK(error_of({"--keepalive"}) == "flag --keepalive: needs a value");
   CHECK(error_of({"--keepalive", "soon"}) ==
         "flag --keepalive \"soon\": keepalive must be a number of seconds, not \"soon\"");
   CHECK(error_of({"--reuse-port=maybe"}) ==
         "flag --reuse-port \"maybe\": reuse_port must be true or false, not \"maybe\"");
-  CHECK(error_of({"serve"}) == "argument \"serve\": kiln takes no arguments, only flags (see --help)");
+  CHECK(error_of({"serve"}) ==
+        "argument \"serve\": kiln takes no arguments, only flags (see --help)");
 }
 
 }  // namespace kiln::test

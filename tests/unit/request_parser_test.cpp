@@ -97,7 +97,8 @@ replay_result replay(const request_fixture& fixture, NextSize next_size, bool pa
 
 void check_requests(const std::vector<expected_request>& expected,
                     const std::vector<parsed_request>& actual) {
-  REQUIRE(actual.size() == expected.size());
+  CHECK(actual.size() == expected.size());
+  if (actual.size() != expected.size()) return;
   for (std::size_t i = 0; i < expected.size(); ++i) {
     INFO("request " << i + 1);
     CHECK(actual[i].method == expected[i].method);
@@ -144,7 +145,7 @@ TEST_CASE("every valid fixture parses to the requests it lists", "[request_parse
     INFO(fixture.name << ": " << fixture.description);
     for_each_feeding(fixture, [&](const replay_result& result) {
       INFO("error " << result.status << ": " << result.reason);
-      REQUIRE(result.status == 0);
+      CHECK(result.status == 0);
       CHECK_FALSE(result.inside_request);
       check_requests(fixture.requests, result.requests);
     });
@@ -156,7 +157,7 @@ TEST_CASE("every invalid fixture fails with its status", "[request_parser][fixtu
     INFO(fixture.name << ": " << fixture.description);
     for_each_feeding(fixture, [&](const replay_result& result) {
       INFO("reason: " << result.reason);
-      REQUIRE(result.status == fixture.status);
+      CHECK(result.status == fixture.status);
       check_requests(fixture.requests, result.requests);
     });
   }

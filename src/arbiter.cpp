@@ -1,0 +1,648 @@
+#include "arbiter.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <system_error>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "log.hpp"
+#include "process_title.hpp"
+#include "worker.hpp"
+
+extern char** environ;
+
+namespace kiln {
+namespace {
+
+// The signals the master handles, and nothing else: a table, not a chain of ifs.
+constexpr int master_signals[] = {SIGTERM, SIGINT,  SIGQUIT, SIGHUP, SIGTTIN,
+                                  SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD};
+
+// The handler only writes the signal's number into this pipe; the main loop reads it.
+int signal_pipe[2] = {-1, -1};
+
+extern "C" void queue_signal(int number) {
+  int saved = errno;
+  char byte = static_cast<char>(number);
+  [[maybe_unused]] ssize_t ignored = write(signal_pipe[1], &byte, 1);
+  errno = saved;
+}
+
+// How often the loop looks at heartbeats and quotas when no signal wakes it.
+constexpr int tick_ms = 250;
+// An aborted worker that is still there after this long is killed.
+constexpr std::uint64_t abort_grace_ms = 1000;
+// A quick stop (INT, QUIT) gives workers this long before they are killed.
+constexpr std::uint64_t quick_stop_ms = 5000;
+// More than this many crashes within the window make the master wait before respawning.
+constexpr std::size_t crash_limit = 5;
+constexpr std::uint64_t crash_window_ms = 10000;
+constexpr std::uint64_t max_backoff_ms = 30000;
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  }
+  return fmt::format("status {}", status);
+}
+
+const char* signal_name(int number) {
+  switch (number) {
+    case SIGTERM:
+      return "TERM";
+    case SIGINT:
+      return "INT";
+    case SIGQUIT:
+      return "QUIT";
+    case SIGHUP:
+      return "HUP";
+    case SIGTTIN:
+      return "TTIN";
+    case SIGTTOU:
+      return "TTOU";
+    case SIGUSR1:
+      return "USR1";
+    case SIGUSR2:
+      return "USR2";
+    case SIGCHLD:
+      return "CHLD";
+    default:
+      return "?";
+  }
+}
+
+// Switches a worker to the configured user and group; throws std::system_error.
+void drop_privileges(const settings& values) {
+  if (values.user.empty() && values.group.empty()) return;
+  gid_t gid = getgid();
+  uid_t uid = getuid();
+  const char* user_name = nullptr;
+  if (!values.group.empty()) {
+    if (const group* found = getgrnam(values.group.c_str())) {
+      gid = found->gr_gid;
+    } else {
+      gid = static_cast<gid_t>(std::stoul(values.group));
+    }
+  }
+  if (!values.user.empty()) {
+    if (const passwd* found = getpwnam(values.user.c_str())) {
+      uid = found->pw_uid;
+      user_name = found->pw_name;
+      if (values.group.empty()) gid = found->pw_gid;
+    } else {
+      uid = static_cast<uid_t>(std::stoul(values.user));
+    }
+  }
+  if (geteuid() != 0) return;  // Configuration checking made sure nothing needs changing.
+  int status = user_name != nullptr ? initgroups(user_name, gid) : setgroups(0, nullptr);
+  if (status != 0) throw std::system_error(errno, std::generic_category(), "setgroups");
+  if (setgid(gid) != 0) throw std::system_error(errno, std::generic_category(), "setgid");
+  if (setuid(uid) != 0) throw std::system_error(errno, std::generic_category(), "setuid");
+}
+
+}  // namespace
+
+arbiter::arbiter(command_line line, configuration config)
+    : line_(std::move(line)),
+      config_(std::move(config)),
+      random_(std::random_device{}()),
+      pid_(getpid()),
+      pidfile_(config_.values.pid),
+      target_(static_cast<std::size_t>(config_.values.workers)) {}
+
+arbiter::~arbiter() {
+  for (int& fd : signal_pipe) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+}
+
+int arbiter::run() {
+  set_process_title("kiln: master");
+  // Room for every worker the settings allow, twice over: during a reload or a retirement old
+  // and new workers overlap.
+  scoreboard_ = std::make_unique<scoreboard>(2 * 1024 + 64);
+  open_listeners();
+  install_signal_handlers();
+  if (!pidfile_.empty()) write_pidfile(pidfile_);
+  spdlog::info("Starting kiln {} (master pid: {})", KILN_VERSION, pid_);
+  for (const auto& socket : listeners_)
+    spdlog::info("Listening at: {} ({})", socket.url(), pid_);
+  spdlog::info("Using {} workers", target_);
+
+  manage_workers();
+  while (state_ != state::stopped) {
+    wait_for_signals();
+    while (!pending_signals_.empty()) {
+      int number = pending_signals_.front();
+      pending_signals_.pop_front();
+      handle_signal(number);
+    }
+    reap_workers();
+    murder_workers();
+    manage_workers();
+  }
+  if (new_master_ != 0) {
+    // The re-executed master serves these sockets now.
+    for (auto& socket : listeners_)
+      socket.keep_socket_file();
+  }
+  remove_pidfile();
+  spdlog::info("Shutting down: master exits with {}", exit_code_);
+  return exit_code_;
+}
+
+void arbiter::install_signal_handlers() {
+  if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+    throw std::system_error(errno, std::generic_category(), "pipe2 for signals");
+  }
+  struct sigaction action {};
+  action.sa_handler = queue_signal;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  for (int number : master_signals)
+    sigaction(number, &action, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+void arbiter::wait_for_signals() {
+  int timeout = tick_ms;
+  if (!pending_signals_.empty()) timeout = 0;
+  pollfd ready{signal_pipe[0], POLLIN, 0};
+  if (poll(&ready, 1, timeout) > 0) {
+    char numbers[64];
+    ssize_t count;
+    while ((count = read(signal_pipe[0], numbers, sizeof numbers)) > 0) {
+      for (ssize_t i = 0; i < count; ++i) {
+        int number = static_cast<unsigned char>(numbers[i]);
+        // CHLD only says "reap"; the loop reaps on every turn anyway.
+        if (number != SIGCHLD) pending_signals_.push_back(number);
+      }
+    }
+  }
+}
+
+void arbiter::handle_signal(int number) {
+  if (number != SIGCHLD) spdlog::info("Handling signal: {}", signal_name(number));
+  switch (number) {
+    case SIGTERM:
+      stop(true);
+      break;
+    case SIGINT:
+    case SIGQUIT:
+      stop(false);
+      break;
+    case SIGHUP:
+      reload();
+      break;
+    case SIGTTIN:
+      ++target_;
+      spdlog::info("Number of workers: {}", target_);
+      break;
+    case SIGTTOU:
+      if (target_ > 1) --target_;
+      spdlog::info("Number of workers: {}", target_);
+      break;
+    case SIGUSR1:
+      reopen_logs();
+      break;
+    case SIGUSR2:
+      reexec();
+      break;
+    default:
+      break;
+  }
+}
+
+void arbiter::open_listeners() {
+  const settings& values = config_.values;
+  listen_options options{static_cast<int>(values.backlog), values.reuse_port};
+  // Sockets handed over by systemd or by the master that re-executed this one on USR2.
+  std::vector<listener> inherited;
+  std::vector<std::string> names;
+  for (auto& socket : take_inherited_sockets()) {
+    inherited.push_back(listener::adopt(socket.fd, socket.name, options));
+    names.push_back(socket.name);
+  }
+  std::vector<bool> taken(inherited.size(), false);
+  auto find_inherited = [&](auto matches) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < inherited.size(); ++i) {
+      if (!taken[i] && matches(i)) return i;
+    }
+    return std::nullopt;
+  };
+  bool bind_given = config_.origin("bind") != "default";
+  for (const auto& text : values.bind) {
+    // Prefer the socket handed over under this bind's name, then one bound to its address.
+    auto address = parse_listen_address(text);
+    auto match = find_inherited([&](std::size_t i) { return names[i] == text; });
+    if (!match)
+      match = find_inherited([&](std::size_t i) { return inherited[i].bound_to(address); });
+    if (match) {
+      taken[*match] = true;
+      listeners_.push_back(std::move(inherited[*match]));
+    } else if (bind_given || inherited.empty()) {
+      listeners_.push_back(listener::open(text, options));
+    }
+  }
+  for (std::size_t i = 0; i < inherited.size(); ++i) {
+    if (taken[i]) continue;
+    if (bind_given) {
+      spdlog::warn("Closing inherited socket {}: no bind setting names it", inherited[i].url());
+    } else {
+      // Socket activation without a bind setting: serve what systemd handed over.
+      listeners_.push_back(std::move(inherited[i]));
+    }
+  }
+}
+
+std::uint64_t arbiter::draw_quota() {
+  const settings& values = config_.values;
+  if (values.max_requests <= 0) return 0;
+  std::uint64_t quota = static_cast<std::uint64_t>(values.max_requests);
+  if (values.max_requests_jitter > 0) {
+    quota += std::uniform_int_distribution<std::uint64_t>(
+        0, static_cast<std::uint64_t>(values.max_requests_jitter))(random_);
+  }
+  return quota;
+}
+
+void arbiter::spawn_worker() {
+  worker_slot* slot = scoreboard_->claim();
+  if (slot == nullptr) {
+    spdlog::error("No free scoreboard slot: not starting another worker");
+    return;
+  }
+  std::vector<int> fds;
+  std::vector<int> own_sockets;  // reuse_port sockets the child takes over.
+  try {
+    for (const auto& socket : listeners_) {
+      if (socket.shared()) {
+        fds.push_back(socket.fd());
+      } else {
+        own_sockets.push_back(socket.socket_for_worker());
+        fds.push_back(own_sockets.back());
+      }
+    }
+  } catch (const std::system_error& error) {
+    spdlog::error("Cannot make a socket for a new worker: {}", error.what());
+    for (int fd : own_sockets)
+      ::close(fd);
+    scoreboard_->release(*slot);
+    return;
+  }
+  unsigned number = ++spawned_;
+  pid_t pid = fork();
+  if (pid == 0) run_worker(*slot, number, fds);
+  for (int fd : own_sockets)
+    ::close(fd);
+  if (pid < 0) {
+    spdlog::error("fork: {}", std::strerror(errno));
+    scoreboard_->release(*slot);
+    return;
+  }
+  slot->pid.store(pid);
+  workers_.push_back({.pid = pid,
+                      .number = number,
+                      .generation = generation_,
+                      .slot = slot,
+                      .quota = draw_quota()});
+  spdlog::info("Booting worker with pid: {}", pid);
+}
+
+void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds) {
+  // What belongs to the master stays with it: its signal handlers and its signal pipe.
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  for (int signal_number : master_signals)
+    sigaction(signal_number, &action, nullptr);
+  for (int fd : signal_pipe)
+    ::close(fd);
+  // A worker must not outlive its master.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != pid_) _exit(0);
+  set_process_title(fmt::format("kiln: worker {}", number));
+  int code = 0;
+  try {
+    drop_privileges(config_.values);
+    worker server(config_.values, fds, &slot);
+    code = server.run();
+  } catch (const std::exception& error) {
+    spdlog::error("Worker failed to boot: {}", error.what());
+    _exit(worker_boot_failed);
+  }
+  // _exit: the master's objects, copied into this process by fork, are not this process's to
+  // destroy (its unix socket files, its pidfile).
+  _exit(code);
+}
+
+void arbiter::stop_worker(worker_process& process, int signal) {
+  if (process.stop_sent_ms == 0) process.stop_sent_ms = monotonic_ms();
+  ::kill(process.pid, signal);
+}
+
+void arbiter::reap_workers() {
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pid == new_master_) {
+      spdlog::error("The new master (pid: {}) exited with {}; this one goes on", pid,
+                    describe_status(status));
+      new_master_ = 0;
+      if (!pidfile_.empty()) {
+        std::rename((pidfile_ + ".oldbin").c_str(), pidfile_.c_str());
+      }
+      continue;
+    }
+    auto found = std::find_if(workers_.begin(), workers_.end(),
+                              [&](const worker_process& w) { return w.pid == pid; });
+    if (found == workers_.end()) continue;  // As PID 1, the master reaps orphans too.
+    worker_process process = *found;
+    workers_.erase(found);
+    bool expected = process.stop_sent_ms != 0 || process.abort_sent_ms != 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == worker_boot_failed) {
+      scoreboard_->release(*process.slot);
+      worker_failed_to_boot(process);
+      continue;
+    }
+    scoreboard_->release(*process.slot);
+    if (expected || state_ != state::running) {
+      spdlog::info("Worker exited (pid: {}): {}", pid, describe_status(status));
+      continue;
+    }
+    spdlog::error("Worker (pid: {}) died unexpectedly: {}", pid, describe_status(status));
+    std::uint64_t now = monotonic_ms();
+    recent_crashes_.push_back(now);
+    while (!recent_crashes_.empty() && now - recent_crashes_.front() > crash_window_ms) {
+      recent_crashes_.pop_front();
+    }
+    if (recent_crashes_.size() > crash_limit) {
+      backoff_ms_ = std::min(max_backoff_ms, backoff_ms_ == 0 ? 1000 : backoff_ms_ * 2);
+      respawn_after_ms_ = now + backoff_ms_;
+      spdlog::error("{} workers died in {} s: waiting {} ms before starting another",
+                    recent_crashes_.size(), crash_window_ms / 1000, backoff_ms_);
+    }
+  }
+  if (state_ == state::stopping) {
+    if (workers_.empty()) {
+      state_ = state::stopped;
+    } else if (monotonic_ms() >= stop_deadline_ms_) {
+      for (auto& process : workers_) {
+        spdlog::warn("Killing worker (pid: {}): it did not stop in time", process.pid);
+        ::kill(process.pid, SIGKILL);
+      }
+      stop_deadline_ms_ = UINT64_MAX;  // Once; they are reaped when they are gone.
+    }
+  }
+}
+
+void arbiter::worker_failed_to_boot(const worker_process& process) {
+  bool old_workers_serve = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+    return w.generation < process.generation;
+  });
+  if (process.generation == generation_ && previous_config_ && old_workers_serve &&
+      state_ == state::running) {
+    // A reload's workers cannot start: go back to the configuration the old workers run.
+    spdlog::error("Worker (pid: {}) of the new configuration failed to boot: keeping the old one",
+                  process.pid);
+    for (auto& w : workers_) {
+      if (w.generation == generation_) stop_worker(w, SIGTERM);
+    }
+    config_ = std::move(*previous_config_);
+    previous_config_.reset();
+    --generation_;
+    target_ = static_cast<std::size_t>(config_.values.workers);
+    return;
+  }
+  if (state_ != state::running) return;
+  spdlog::critical("Worker (pid: {}) failed to boot: stopping kiln", process.pid);
+  exit_code_ = worker_boot_failed;
+  stop(false);
+}
+
+void arbiter::murder_workers() {
+  std::uint64_t timeout = static_cast<std::uint64_t>(config_.values.timeout.count());
+  std::uint64_t now = monotonic_ms();
+  for (auto& process : workers_) {
+    if (process.abort_sent_ms != 0) {
+      if (now - process.abort_sent_ms >= abort_grace_ms) {
+        ::kill(process.pid, SIGKILL);
+        process.abort_sent_ms = now;  // Until it is reaped, KILL again now and then.
+      }
+      continue;
+    }
+    if (timeout == 0) continue;
+    std::uint64_t heartbeat = process.slot->heartbeat_ms.load(std::memory_order_relaxed);
+    if (now > heartbeat && now - heartbeat > timeout) {
+      spdlog::critical("WORKER TIMEOUT (pid:{})", process.pid);
+      ::kill(process.pid, SIGABRT);
+      process.abort_sent_ms = now;
+    }
+  }
+}
+
+std::size_t arbiter::count_serving(unsigned generation, bool ready_only) const {
+  return static_cast<std::size_t>(
+      std::count_if(workers_.begin(), workers_.end(), [&](const auto& w) {
+        return w.generation == generation && w.stop_sent_ms == 0 && w.abort_sent_ms == 0 &&
+               !w.replacing && (!ready_only || w.slot->state.load() == worker_state::ready);
+      }));
+}
+
+void arbiter::manage_workers() {
+  if (state_ != state::running) return;
+  std::uint64_t now = monotonic_ms();
+
+  // A worker at its max_requests quota retires once its replacement serves; one at a time, so
+  // that retirements never take several workers out at once.
+  bool replacing = std::any_of(workers_.begin(), workers_.end(),
+                               [](const auto& w) { return w.replacing && w.stop_sent_ms == 0; });
+  if (!replacing) {
+    for (auto& process : workers_) {
+      if (process.quota != 0 && process.stop_sent_ms == 0 && process.generation == generation_ &&
+          process.slot->requests.load(std::memory_order_relaxed) >= process.quota) {
+        spdlog::info("Worker (pid: {}) reached max_requests ({}): replacing it", process.pid,
+                     process.quota);
+        process.replacing = true;
+        break;
+      }
+    }
+  }
+
+  std::size_t serving = count_serving(generation_, false);
+  while (serving < target_ && now >= respawn_after_ms_) {
+    std::size_t before = workers_.size();
+    spawn_worker();
+    if (workers_.size() == before) break;
+    ++serving;
+  }
+  // Too many (TTOU): the oldest go first.
+  for (auto& process : workers_) {
+    if (serving <= target_) break;
+    if (process.generation == generation_ && process.stop_sent_ms == 0 && !process.replacing) {
+      stop_worker(process, SIGTERM);
+      --serving;
+    }
+  }
+
+  // Workers of an older configuration, and those being replaced, stop once the current
+  // workers are all serving: there is no moment without enough workers accepting.
+  if (count_serving(generation_, true) >= target_) {
+    for (auto& process : workers_) {
+      if (process.stop_sent_ms == 0 && (process.generation != generation_ || process.replacing)) {
+        stop_worker(process, SIGTERM);
+      }
+    }
+    previous_config_.reset();
+  }
+  if (now >= respawn_after_ms_ + crash_window_ms * 3) backoff_ms_ = 0;
+}
+
+void arbiter::stop(bool graceful) {
+  if (state_ == state::stopped) return;
+  if (state_ == state::stopping && graceful) return;
+  state_ = state::stopping;
+  std::uint64_t grace = graceful
+                            ? static_cast<std::uint64_t>(config_.values.graceful_timeout.count())
+                            : quick_stop_ms;
+  stop_deadline_ms_ =
+      std::min(stop_deadline_ms_ == 0 ? UINT64_MAX : stop_deadline_ms_, monotonic_ms() + grace);
+  for (auto& process : workers_)
+    stop_worker(process, graceful ? SIGTERM : SIGQUIT);
+  if (workers_.empty()) state_ = state::stopped;
+}
+
+void arbiter::reload() {
+  if (state_ != state::running) return;
+  configuration fresh;
+  try {
+    fresh = load_configuration(line_, process_environment());
+  } catch (const config_error& error) {
+    spdlog::error("Reload failed, still running the previous configuration: {}", error.what());
+    return;
+  }
+  // Sockets: keep those whose bind setting is unchanged, open the new ones. The old workers
+  // hold their own copies of any socket that goes away.
+  std::vector<listener> sockets;
+  try {
+    listen_options options{static_cast<int>(fresh.values.backlog), fresh.values.reuse_port};
+    for (const auto& text : fresh.values.bind) {
+      auto same = std::find_if(listeners_.begin(), listeners_.end(), [&](const listener& l) {
+        return l.bind_text() == text && l.shared() != fresh.values.reuse_port;
+      });
+      if (same != listeners_.end()) {
+        sockets.push_back(std::move(*same));
+        listeners_.erase(same);
+      } else {
+        sockets.push_back(listener::open(text, options));
+        spdlog::info("Listening at: {} ({})", sockets.back().url(), pid_);
+      }
+    }
+  } catch (const std::exception& error) {
+    for (auto& socket : sockets) {
+      if (socket.fd() >= 0) listeners_.push_back(std::move(socket));
+    }
+    spdlog::error("Reload failed, still running the previous configuration: {}", error.what());
+    return;
+  }
+  listeners_ = std::move(sockets);
+  previous_config_ = std::move(config_);
+  config_ = std::move(fresh);
+  set_log_level(config_.values.log_level);
+  target_ = static_cast<std::size_t>(config_.values.workers);
+  ++generation_;
+  spdlog::info("Reloaded the configuration: starting {} new workers", target_);
+}
+
+void arbiter::reexec() {
+  if (new_master_ != 0) {
+    spdlog::warn("USR2 ignored: the new master (pid: {}) is still running", new_master_);
+    return;
+  }
+  const auto& arguments = original_arguments();
+  std::string binary = arguments.empty() ? std::string("kiln") : arguments.front();
+  pid_t pid = fork();
+  if (pid < 0) {
+    spdlog::error("fork for USR2: {}", std::strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    // Hand the sockets over as systemd does: descriptors 3, 4, ... named by their bind setting.
+    std::vector<int> high;
+    std::string names;
+    for (const auto& socket : listeners_) {
+      high.push_back(
+          fcntl(socket.fd(), F_DUPFD_CLOEXEC, 3 + 2 * static_cast<int>(listeners_.size()) + 64));
+      if (!names.empty()) names += ':';
+      names += encode_socket_name(socket.bind_text());
+    }
+    for (std::size_t i = 0; i < high.size(); ++i)
+      dup2(high[i], 3 + static_cast<int>(i));
+    setenv("LISTEN_FDS", std::to_string(high.size()).c_str(), 1);
+    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+    setenv("LISTEN_FDNAMES", names.c_str(), 1);
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    for (int number : master_signals)
+      sigaction(number, &action, nullptr);
+    std::vector<char*> argv;
+    for (const auto& argument : arguments)
+      argv.push_back(const_cast<char*>(argument.c_str()));
+    argv.push_back(nullptr);
+    execve(binary.c_str(), argv.data(), environ);
+    std::fprintf(stderr, "kiln: execve(\"%s\") for USR2: %s\n", binary.c_str(),
+                 std::strerror(errno));
+    _exit(127);
+  }
+  new_master_ = pid;
+  if (!pidfile_.empty()) std::rename(pidfile_.c_str(), (pidfile_ + ".oldbin").c_str());
+  spdlog::info("Started a new master (pid: {}) from {}; stop this one (pid: {}) with TERM", pid,
+               binary, pid_);
+}
+
+void arbiter::reopen_logs() {
+  reopen_log_files();
+  for (auto& process : workers_)
+    ::kill(process.pid, SIGUSR1);
+}
+
+void arbiter::write_pidfile(const std::string& path) {
+  std::string temporary = path + ".tmp";
+  {
+    std::ofstream file(temporary, std::ios::trunc);
+    file << pid_ << '\n';
+    if (!file) throw std::system_error(errno, std::generic_category(), "write " + temporary);
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    throw std::system_error(errno, std::generic_category(), "rename to " + path);
+  }
+}
+
+void arbiter::remove_pidfile() {
+  if (pidfile_.empty()) return;
+  // Only our own: after USR2 the new master owns the path.
+  std::ifstream file(pidfile_);
+  pid_t written = 0;
+  if (file >> written && written == pid_) std::remove(pidfile_.c_str());
+  std::ifstream old(pidfile_ + ".oldbin");
+  if (old >> written && written == pid_) std::remove((pidfile_ + ".oldbin").c_str());
+}
+
+}  // namespace kiln

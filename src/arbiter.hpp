@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "config.hpp"
+#include "listener.hpp"
+#include "scoreboard.hpp"
+
+namespace kiln {
+
+// The exit code of a worker that could not start serving. The master stops instead of
+// respawning it in a loop.
+inline constexpr int worker_boot_failed = 3;
+
+// The master process. It binds the sockets, forks the workers and keeps the right number of
+// them alive: it replaces workers that die or hang, retires them after max_requests, reloads
+// the configuration on HUP, scales on TTIN and TTOU, re-executes itself on USR2 and stops on
+// TERM (gracefully) or INT and QUIT (at once). It never accepts a connection and has no event
+// loop of its own: signal handlers only queue the signal, and the main loop acts on it, as in
+// gunicorn's arbiter.
+class arbiter {
+ public:
+  arbiter(command_line line, configuration config);
+  ~arbiter();
+  arbiter(const arbiter&) = delete;
+  arbiter& operator=(const arbiter&) = delete;
+
+  // Serves until stopped; returns the exit code: 0, or worker_boot_failed. Throws
+  // std::system_error when the sockets cannot be set up.
+  int run();
+
+ private:
+  struct worker_process {
+    pid_t pid = 0;
+    unsigned number = 0;      // "kiln: worker N"; numbers are not reused.
+    unsigned generation = 0;  // Which configuration it runs; HUP starts a new one.
+    worker_slot* slot = nullptr;
+    std::uint64_t quota = 0;  // Requests before it retires (max_requests and jitter); 0: never.
+    std::uint64_t stop_sent_ms = 0;   // When it was told to stop (TERM or INT).
+    std::uint64_t abort_sent_ms = 0;  // When it was aborted for missing its heartbeat.
+    bool replacing = false;           // At its quota: a replacement is on its way.
+  };
+  enum class state { running, stopping, stopped };
+
+  // The main loop's verbs.
+  void wait_for_signals();
+  void handle_signal(int number);
+  void reap_workers();
+  void murder_workers();
+  void manage_workers();
+
+  void open_listeners();
+  void spawn_worker();
+  [[noreturn]] void run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds);
+  void stop_worker(worker_process& process, int signal);
+  void stop(bool graceful);
+  void reload();
+  void reexec();
+  void reopen_logs();
+  void worker_failed_to_boot(const worker_process& process);
+
+  void install_signal_handlers();
+  void write_pidfile(const std::string& path);
+  void remove_pidfile();
+  std::uint64_t draw_quota();
+  std::size_t count_serving(unsigned generation, bool ready_only) const;
+
+  command_line line_;
+  configuration config_;
+  std::optional<configuration> previous_config_;  // While a reload's workers boot.
+  std::vector<listener> listeners_;
+  std::unique_ptr<scoreboard> scoreboard_;
+  std::vector<worker_process> workers_;
+  std::deque<int> pending_signals_;
+  std::deque<std::uint64_t> recent_crashes_;
+  std::mt19937_64 random_;
+  state state_ = state::running;
+  pid_t pid_ = 0;
+  pid_t new_master_ = 0;  // The re-executed binary after USR2, while it is our child.
+  std::string pidfile_;
+  std::size_t target_ = 1;  // How many workers of the current generation should serve.
+  unsigned generation_ = 0;
+  unsigned spawned_ = 0;
+  std::uint64_t stop_deadline_ms_ = 0;
+  std::uint64_t respawn_after_ms_ = 0;  // Crash back-off: no spawning before this.
+  std::uint64_t backoff_ms_ = 0;
+  int exit_code_ = 0;
+};
+
+}  // namespace kiln
