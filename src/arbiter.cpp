@@ -53,6 +53,37 @@ constexpr std::size_t crash_limit = 5;
 constexpr std::uint64_t crash_window_ms = 10000;
 constexpr std::uint64_t max_backoff_ms = 30000;
 
+// Blocks every signal for as long as it lives (or until restore()).
+class signal_blocker {
+ public:
+  signal_blocker() noexcept {
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &previous_);
+  }
+  ~signal_blocker() { restore(); }
+  signal_blocker(const signal_blocker&) = delete;
+  signal_blocker& operator=(const signal_blocker&) = delete;
+  void restore() noexcept {
+    if (restored_) return;
+    sigprocmask(SIG_SETMASK, &previous_, nullptr);
+    restored_ = true;
+  }
+  const sigset_t& previous() const noexcept { return previous_; }
+
+ private:
+  sigset_t previous_;
+  bool restored_ = false;
+};
+
+void reset_signal_handlers() noexcept {
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  for (int number : master_signals)
+    sigaction(number, &action, nullptr);
+}
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
@@ -307,8 +338,12 @@ void arbiter::spawn_worker() {
     return;
   }
   unsigned number = ++spawned_;
+  // Signals wait until each process has its own handlers: a child must never run the master's
+  // handler, which would queue the signal for the master.
+  signal_blocker blocked;
   pid_t pid = fork();
-  if (pid == 0) run_worker(*slot, number, fds);
+  if (pid == 0) run_worker(*slot, number, fds, blocked.previous());
+  blocked.restore();
   for (int fd : own_sockets)
     ::close(fd);
   if (pid < 0) {
@@ -325,13 +360,10 @@ void arbiter::spawn_worker() {
   spdlog::info("Booting worker with pid: {}", pid);
 }
 
-void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds) {
+void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds,
+                         const sigset_t& signal_mask) {
   // What belongs to the master stays with it: its signal handlers and its signal pipe.
-  struct sigaction action {};
-  action.sa_handler = SIG_DFL;
-  sigemptyset(&action.sa_mask);
-  for (int signal_number : master_signals)
-    sigaction(signal_number, &action, nullptr);
+  reset_signal_handlers();
   for (int fd : signal_pipe)
     ::close(fd);
   // A worker must not outlive its master.
@@ -342,6 +374,8 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
   try {
     drop_privileges(config_.values);
     worker server(config_.values, fds, &slot);
+    // The worker's own handlers are in place: signals sent meanwhile reach them now.
+    sigprocmask(SIG_SETMASK, &signal_mask, nullptr);
     code = server.run();
   } catch (const std::exception& error) {
     spdlog::error("Worker failed to boot: {}", error.what());
@@ -577,7 +611,9 @@ void arbiter::reexec() {
   }
   const auto& arguments = original_arguments();
   std::string binary = arguments.empty() ? std::string("kiln") : arguments.front();
+  signal_blocker blocked;
   pid_t pid = fork();
+  if (pid != 0) blocked.restore();
   if (pid < 0) {
     spdlog::error("fork for USR2: {}", std::strerror(errno));
     return;
@@ -597,11 +633,8 @@ void arbiter::reexec() {
     setenv("LISTEN_FDS", std::to_string(high.size()).c_str(), 1);
     setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
     setenv("LISTEN_FDNAMES", names.c_str(), 1);
-    struct sigaction action {};
-    action.sa_handler = SIG_DFL;
-    sigemptyset(&action.sa_mask);
-    for (int number : master_signals)
-      sigaction(number, &action, nullptr);
+    reset_signal_handlers();
+    sigprocmask(SIG_SETMASK, &blocked.previous(), nullptr);
     std::vector<char*> argv;
     for (const auto& argument : arguments)
       argv.push_back(const_cast<char*>(argument.c_str()));

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <signal.h>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -58,7 +59,8 @@ class arbiter {
 
   void open_listeners();
   void spawn_worker();
-  [[noreturn]] void run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds);
+  [[noreturn]] void run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds,
+                               const sigset_t& signal_mask);
   void stop_worker(worker_process& process, int signal);
   void stop(bool graceful);
   void reload();

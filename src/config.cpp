@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <grp.h>
+#include <limits>
+#include <optional>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,10 +50,13 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 // "; did you mean 'keepalive'?" when a setting's name is close to name, else "".
 std::string suggestion(std::string_view name, std::string (*spell)(const setting_info&)) {
   const setting_info* best = nullptr;
-  std::size_t best_distance = std::max<std::size_t>(3, name.size() / 3) + 1;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
   for (const auto& info : setting_registry()) {
     std::size_t distance = edit_distance(name, spell(info));
-    if (distance < best_distance) {
+    // The allowance grows with the setting's own name, not with the KILN_ or -- around it, so
+    // that "port" is not taken for "pid", nor KILN_PORT for KILN_PID.
+    std::size_t allowance = std::max<std::size_t>(2, info.name.size() / 3);
+    if (distance <= allowance && distance < best_distance) {
       best = &info;
       best_distance = distance;
     }
@@ -97,14 +102,40 @@ std::string format_number(double value) {
 
 void check_range(const setting_info& info, double value, std::string_view text,
                  std::string_view where) {
-  if (value < info.minimum || value > info.maximum) {
-    if (info.maximum >= 1e12) {
+  // The registry's "no limit" maximum is a marker, not a bound to enforce: a message saying
+  // "at least 0" about a value that is too big would make no sense.
+  bool unbounded = info.maximum >= 1e12;
+  if (value < info.minimum || (!unbounded && value > info.maximum)) {
+    if (unbounded) {
       fail(where, fmt::format("{} must be at least {}, not {}", info.name,
                               format_number(info.minimum), text));
     }
     fail(where, fmt::format("{} must be between {} and {}, not {}", info.name,
                             format_number(info.minimum), format_number(info.maximum), text));
   }
+}
+
+// What a setting takes, for messages: "a number of seconds", "one of debug, info, warning".
+std::string expected(const setting_info& info) {
+  struct phrase {
+    const setting_info& info;
+    std::string operator()(bool settings::*) const { return "true or false"; }
+    std::string operator()(std::int64_t settings::*) const {
+      return info.allows_auto ? "a whole number or \"auto\"" : "a whole number";
+    }
+    std::string operator()(milliseconds settings::*) const { return "a number of seconds"; }
+    std::string operator()(std::string settings::*) const {
+      if (info.choices.empty()) return "a string";
+      std::string listed(info.choices);
+      for (auto bar = listed.find('|'); bar != std::string::npos; bar = listed.find('|', bar))
+        listed.replace(bar, 1, ", ");
+      return "one of " + listed;
+    }
+    std::string operator()(std::vector<std::string> settings::*) const {
+      return "a string or an array of strings";
+    }
+  };
+  return std::visit(phrase{info}, info.field);
 }
 
 // Each setting type's reading of a value written as text (environment, flags, TOML strings).
@@ -164,11 +195,8 @@ struct text_assigner {
         known = known || choices.substr(start, bar - start) == word;
         start = bar + 1;
       }
-      if (!known) {
-        std::string listed(choices);
-        std::replace(listed.begin(), listed.end(), '|', ',');
-        fail(where, fmt::format("{} must be one of {}, not \"{}\"", info.name, listed, text));
-      }
+      if (!known)
+        fail(where, fmt::format("{} must be {}, not \"{}\"", info.name, expected(info), text));
       values.*member = word;
       return;
     }
@@ -203,7 +231,7 @@ std::string_view describe_node(const toml::node& node) {
     case toml::node_type::integer:
       return "an integer";
     case toml::node_type::floating_point:
-      return "a number";
+      return "a float";
     case toml::node_type::boolean:
       return "a boolean";
     case toml::node_type::array:
@@ -217,9 +245,10 @@ std::string_view describe_node(const toml::node& node) {
 
 void assign_toml(settings& values, const setting_info& info, const toml::node& node,
                  const environment& env, std::string_view where) {
+  // The registry's type names suit a table ("integer"), not a sentence ("a whole number").
   auto wrong_type = [&] {
     fail(where,
-         fmt::format("{} must be {}, not {}", info.name, info.type_name(), describe_node(node)));
+         fmt::format("{} must be {}, not {}", info.name, expected(info), describe_node(node)));
   };
   // Strings are read like environment values once ${...} is expanded, so that a number can
   // come from a variable: timeout = "${HTTP_SERVE_TIMEOUT_SECONDS:-30}".
@@ -229,11 +258,16 @@ void assign_toml(settings& values, const setting_info& info, const toml::node& n
   }
   if (auto* list = std::get_if<std::vector<std::string> settings::*>(&info.field)) {
     auto array = node.as_array();
-    if (array == nullptr || array->empty()) wrong_type();
+    if (array == nullptr) wrong_type();
+    // Saying "not an array" about an array would leave the user guessing what is wrong.
+    if (array->empty()) fail(where, fmt::format("{} must not be an empty array", info.name));
     std::vector<std::string> items;
     for (const auto& element : *array) {
       auto text = element.as_string();
-      if (text == nullptr) wrong_type();
+      if (text == nullptr) {
+        fail(where, fmt::format("{} must be an array of strings, not an array holding {}",
+                                info.name, describe_node(element)));
+      }
       std::string item = interpolate(text->get(), env, where);
       if (trim(item).empty()) fail(where, fmt::format("{} has an empty item", info.name));
       items.emplace_back(trim(item));
@@ -259,6 +293,11 @@ void assign_toml(settings& values, const setting_info& info, const toml::node& n
       seconds = static_cast<double>(number->get());
     } else if (auto real = node.as_floating_point()) {
       seconds = real->get();
+      // TOML allows nan, which every range check lets through.
+      if (!std::isfinite(seconds)) {
+        fail(where, fmt::format("{} must be a number of seconds, not {}", info.name,
+                                format_number(seconds)));
+      }
     } else {
       wrong_type();
     }
@@ -293,7 +332,7 @@ void read_toml_file(configuration& config, const environment& env) {
   }
 }
 
-void read_environment(configuration& config, const environment& env) {
+void read_environment(configuration& config, const environment& env, const command_line& line) {
   const auto registry = setting_registry();
   auto set = [&](const setting_info& info, std::string_view variable, std::string_view text) {
     std::string where = fmt::format("environment {}=\"{}\"", variable, text);
@@ -319,9 +358,15 @@ void read_environment(configuration& config, const environment& env) {
     }
     set(*found, variable, text);
   }
-  // PORT is what platforms set to say where to listen; it counts only when nothing else did.
-  std::size_t bind_index = static_cast<std::size_t>(find_setting("bind") - registry.data());
-  if (auto port = env.find("PORT"); port != env.end() && config.origins[bind_index] == "default") {
+  // PORT is what platforms set to say where to listen; it counts only when nothing else did,
+  // so a --bind flag, applied later, must also keep a PORT it overrides from being checked.
+  const setting_info* bind = find_setting("bind");
+  std::size_t bind_index = static_cast<std::size_t>(bind - registry.data());
+  bool bind_flag =
+      std::any_of(line.values.begin(), line.values.end(),
+                  [&](const command_line::value& value) { return value.setting == bind; });
+  if (auto port = env.find("PORT");
+      port != env.end() && config.origins[bind_index] == "default" && !bind_flag) {
     std::string where = fmt::format("environment PORT=\"{}\"", port->second);
     std::string_view text = trim(port->second);
     unsigned number = 0;
@@ -333,6 +378,14 @@ void read_environment(configuration& config, const environment& env) {
     config.values.bind = {fmt::format("0.0.0.0:{}", number)};
     config.origins[bind_index] = "env PORT";
   }
+}
+
+// A user or group written as a number; nullopt when text is not one that fits an ID.
+std::optional<std::uint32_t> numeric_id(std::string_view text) {
+  std::uint32_t id = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return id;
 }
 
 // Checks what the registry's types cannot: that addresses parse, directories exist, and users
@@ -353,11 +406,10 @@ void validate(const configuration& config) {
   const auto& user = config.values.user;
   if (!user.empty()) {
     const passwd* found = getpwnam(user.c_str());
-    if (found == nullptr && !std::all_of(user.begin(), user.end(), ::isdigit)) {
-      fail(config.origin("user"), fmt::format("user \"{}\" does not exist", user));
-    }
-    uid_t uid = found ? found->pw_uid : static_cast<uid_t>(std::stoul(user));
-    if (geteuid() != 0 && uid != geteuid()) {
+    // A number too big for an ID is no user either, rather than std::stoul's exception.
+    auto uid = found ? std::optional<std::uint32_t>(found->pw_uid) : numeric_id(user);
+    if (!uid) fail(config.origin("user"), fmt::format("user \"{}\" does not exist", user));
+    if (geteuid() != 0 && *uid != geteuid()) {
       fail(config.origin("user"),
            fmt::format("user \"{}\" needs kiln to be started as root", user));
     }
@@ -365,11 +417,9 @@ void validate(const configuration& config) {
   const auto& group_name = config.values.group;
   if (!group_name.empty()) {
     const group* found = getgrnam(group_name.c_str());
-    if (found == nullptr && !std::all_of(group_name.begin(), group_name.end(), ::isdigit)) {
-      fail(config.origin("group"), fmt::format("group \"{}\" does not exist", group_name));
-    }
-    gid_t gid = found ? found->gr_gid : static_cast<gid_t>(std::stoul(group_name));
-    if (geteuid() != 0 && gid != getegid()) {
+    auto gid = found ? std::optional<std::uint32_t>(found->gr_gid) : numeric_id(group_name);
+    if (!gid) fail(config.origin("group"), fmt::format("group \"{}\" does not exist", group_name));
+    if (geteuid() != 0 && *gid != getegid()) {
       fail(config.origin("group"),
            fmt::format("group \"{}\" needs kiln to be started as root", group_name));
     }
@@ -483,7 +533,7 @@ configuration load_configuration(const command_line& line, const environment& en
     if (auto found = env.find("KILN_CONFIG"); found != env.end()) config.file = found->second;
   }
   if (!config.file.empty()) read_toml_file(config, env);
-  read_environment(config, env);
+  read_environment(config, env, line);
 
   // A repeated list flag (--bind a --bind b) adds to the list it started afresh.
   std::vector<bool> seen(registry.size(), false);

@@ -1,5 +1,6 @@
 #include "kiln_process.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -64,9 +65,18 @@ kiln_process::kiln_process(options how) {
   for (auto& text : argv_strings)
     argv.push_back(text.data());
   argv.push_back(nullptr);
+  // LISTEN_PID must be the child's own pid, known only after fork: room is made for it here,
+  // because allocating after fork in a process with threads is not safe.
+  char listen_pid[32] = "LISTEN_PID=";
+  if (!how.listen_fds.empty()) {
+    env_strings.push_back("LISTEN_FDS=" + std::to_string(how.listen_fds.size()));
+    if (!how.listen_fd_names.empty())
+      env_strings.push_back("LISTEN_FDNAMES=" + how.listen_fd_names);
+  }
   std::vector<char*> envp;
   for (auto& text : env_strings)
     envp.push_back(text.data());
+  if (!how.listen_fds.empty()) envp.push_back(listen_pid);
   envp.push_back(nullptr);
 
   pid_ = fork();
@@ -76,6 +86,24 @@ kiln_process::kiln_process(options how) {
     dup2(output_fd, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, STDIN_FILENO);
+    if (!how.listen_fds.empty()) {
+      // Out of the way of 3, 4, ... first, then into place (dup2 clears close-on-exec).
+      int high[16];
+      std::size_t count = std::min<std::size_t>(how.listen_fds.size(), 16);
+      for (std::size_t i = 0; i < count; ++i)
+        high[i] = fcntl(how.listen_fds[i], F_DUPFD, 100);
+      for (std::size_t i = 0; i < count; ++i)
+        dup2(high[i], 3 + static_cast<int>(i));
+      char digits[16];
+      int length = 0;
+      for (pid_t pid = getpid(); pid > 0; pid /= 10) {
+        digits[length++] = static_cast<char>('0' + pid % 10);
+      }
+      char* out = listen_pid + std::strlen(listen_pid);
+      while (length > 0)
+        *out++ = digits[--length];
+      *out = '\0';
+    }
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }

@@ -46,6 +46,10 @@ class kiln_process {
     std::vector<std::string> arguments;
     std::map<std::string, std::string> environment;  // Added to the test's own environment.
     std::vector<std::string> unset;                  // Removed from it.
+    // Sockets handed to kiln as systemd does: descriptors 3, 4, ... with LISTEN_FDS and
+    // LISTEN_PID set, and LISTEN_FDNAMES when names are given.
+    std::vector<int> listen_fds;
+    std::string listen_fd_names;
     bool wait_until_listening = true;
     std::string binary = KILN_BINARY;
   };
