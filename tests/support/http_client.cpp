@@ -97,15 +97,28 @@ std::size_t http_response::count(std::string_view name) const {
   return n;
 }
 
-http_client::http_client(std::uint16_t port) {
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+http_client::http_client(std::uint16_t port) : http_client(port, AF_INET) {}
+
+http_client::http_client(std::uint16_t port, int family) {
+  fd_ = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd_ >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  if (family == AF_INET6) {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    v6.sin6_addr = in6addr_loopback;
+    length = sizeof v6;
+  } else {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    length = sizeof v4;
+  }
   INFO("connect to port " << port << ": " << std::strerror(errno));
-  REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0);
 }
 
 http_client::http_client(const std::string& unix_path) {

@@ -29,6 +29,8 @@ struct http_response {
 class http_client {
  public:
   explicit http_client(std::uint16_t port);
+  // Connects to ::1 when family is AF_INET6, 127.0.0.1 when it is AF_INET.
+  http_client(std::uint16_t port, int family);
   // Connects to a unix socket.
   explicit http_client(const std::string& unix_path);
   ~http_client();

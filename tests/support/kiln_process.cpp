@@ -68,7 +68,8 @@ kiln_process::kiln_process(options how) {
   // LISTEN_PID must be the child's own pid, known only after fork: room is made for it here,
   // because allocating after fork in a process with threads is not safe.
   char listen_pid[32] = "LISTEN_PID=";
-  if (!how.listen_fds.empty()) {
+  bool announce = !how.listen_fds.empty() && how.announce_listen_fds;
+  if (announce) {
     env_strings.push_back("LISTEN_FDS=" + std::to_string(how.listen_fds.size()));
     if (!how.listen_fd_names.empty())
       env_strings.push_back("LISTEN_FDNAMES=" + how.listen_fd_names);
@@ -76,7 +77,7 @@ kiln_process::kiln_process(options how) {
   std::vector<char*> envp;
   for (auto& text : env_strings)
     envp.push_back(text.data());
-  if (!how.listen_fds.empty()) envp.push_back(listen_pid);
+  if (announce) envp.push_back(listen_pid);
   envp.push_back(nullptr);
 
   pid_ = fork();

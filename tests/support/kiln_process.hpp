@@ -50,6 +50,7 @@ class kiln_process {
     // LISTEN_PID set, and LISTEN_FDNAMES when names are given.
     std::vector<int> listen_fds;
     std::string listen_fd_names;
+    bool announce_listen_fds = true;  // false: only the descriptors, no LISTEN_ variables.
     bool wait_until_listening = true;
     std::string binary = KILN_BINARY;
   };
