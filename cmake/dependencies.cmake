@@ -27,6 +27,10 @@ kiln_require_package(spdlog_FOUND libspdlog-dev "spdlog")
 find_package(tomlplusplus QUIET CONFIG)
 kiln_require_package(tomlplusplus_FOUND libtomlplusplus-dev "toml++")
 
+# nlohmann/json for the JSON helpers of the application interface.
+find_package(nlohmann_json 3 QUIET CONFIG)
+kiln_require_package(nlohmann_json_FOUND nlohmann-json3-dev "nlohmann/json")
+
 # llhttp: Debian's node-llhttp ships the generated C sources and the header, not a library, so
 # kiln compiles them into a static library of its own. Strict mode makes llhttp reject the
 # lenient forms (bare LF, spaces in the target, ...) that request smuggling relies on.

@@ -148,8 +148,9 @@ void drop_privileges(const settings& values) {
 
 }  // namespace
 
-arbiter::arbiter(command_line line, configuration config)
-    : line_(std::move(line)),
+arbiter::arbiter(command_line line, configuration config, const app& application)
+    : application_(application),
+      line_(std::move(line)),
       config_(std::move(config)),
       random_(std::random_device{}()),
       pid_(getpid()),
@@ -373,7 +374,7 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
   int code = 0;
   try {
     drop_privileges(config_.values);
-    worker server(config_.values, fds, &slot);
+    worker server(config_.values, fds, &slot, &application_);
     // The worker's own handlers are in place: signals sent meanwhile reach them now.
     sigprocmask(SIG_SETMASK, &signal_mask, nullptr);
     code = server.run();

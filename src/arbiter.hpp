@@ -10,6 +10,8 @@
 #include <sys/types.h>
 #include <vector>
 
+#include <kiln/app.hpp>
+
 #include "config.hpp"
 #include "listener.hpp"
 #include "scoreboard.hpp"
@@ -28,7 +30,8 @@ inline constexpr int worker_boot_failed = 3;
 // gunicorn's arbiter.
 class arbiter {
  public:
-  arbiter(command_line line, configuration config);
+  // The application is what every worker serves; it must outlive the arbiter.
+  arbiter(command_line line, configuration config, const app& application);
   ~arbiter();
   arbiter(const arbiter&) = delete;
   arbiter& operator=(const arbiter&) = delete;
@@ -74,6 +77,7 @@ class arbiter {
   std::uint64_t draw_quota();
   std::size_t count_serving(unsigned generation, bool ready_only) const;
 
+  const app& application_;
   command_line line_;
   configuration config_;
   std::optional<configuration> previous_config_;  // While a reload's workers boot.

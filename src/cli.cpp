@@ -15,6 +15,7 @@
 #include "arbiter.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "process_title.hpp"
 
 namespace kiln {
 namespace {
@@ -24,7 +25,12 @@ constexpr int exit_bad_config = 2;
 
 }  // namespace
 
-int run_command_line(int argc, const char* const* argv) {
+int run(const app& application, int argc, char** argv) {
+  init_process_title(argc, argv);
+  return run_command_line(argc, argv, application);
+}
+
+int run_command_line(int argc, const char* const* argv, const app& application) {
   try {
     auto line = parse_command_line(std::span(argv + 1, static_cast<std::size_t>(argc - 1)));
     if (line.help) {
@@ -50,7 +56,7 @@ int run_command_line(int argc, const char* const* argv) {
       return 0;
     }
     init_logging(config.values.log_level);
-    arbiter master(std::move(line), std::move(config));
+    arbiter master(std::move(line), std::move(config), application);
     return master.run();
   } catch (const config_error& error) {
     std::fprintf(stderr, "kiln: %s\n", error.what());

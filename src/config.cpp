@@ -577,6 +577,10 @@ std::string interpolate(std::string_view text, const environment& env, std::stri
       fail(where, fmt::format("unterminated \"${{\" in \"{}\"", text));
     }
     std::string_view expression = text.substr(i + 2, close - i - 2);
+    // The first "}" would end the outer reference, so "${A:-${B}}" would quietly become "${B}".
+    if (expression.find("${") != std::string_view::npos) {
+      fail(where, fmt::format("\"${{\" inside \"${{...}}\" is not supported in \"{}\"", text));
+    }
     std::size_t operator_at = expression.find(':');
     std::string_view variable = expression.substr(0, operator_at);
     if (variable.empty() || !std::all_of(variable.begin(), variable.end(), [](char c) {

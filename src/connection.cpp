@@ -28,7 +28,30 @@ constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 struct connection::pending_write {
   uv_write_t request;
   connection* owner;
-  std::unique_ptr<char[]> bytes;
+  std::unique_ptr<char[]> bytes;  // Empty when the bytes belong to a file_stream.
+};
+
+// A response body read from a file piece by piece on libuv's thread pool, so that a slow disk
+// never blocks the loop, and written as each piece arrives. A read still in flight when the
+// connection closes keeps the stream alive until its callback, which then frees it.
+struct connection::file_stream {
+  static constexpr std::size_t piece_size = 256 * 1024;
+
+  uv_fs_t request;
+  connection* owner;
+  int fd;
+  std::uint64_t offset;
+  std::uint64_t remaining;
+  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(piece_size);
+  bool reading = false;
+
+  file_stream(connection* o, int file, std::uint64_t from, std::uint64_t length) noexcept
+      : owner(o), fd(file), offset(from), remaining(length) {
+    request.data = this;
+  }
+  file_stream(const file_stream&) = delete;
+  file_stream& operator=(const file_stream&) = delete;
+  ~file_stream() { ::close(fd); }
 };
 
 connection::connection(worker& owner) noexcept : worker_(owner), parser_(owner.limits(), *this) {}
@@ -236,6 +259,11 @@ bool connection::on_request_complete(request& req) noexcept {
   }
   head_request_ = req.method == "HEAD";
   worker_.handle(req, *this);
+  // A streamed body goes out before anything pipelined after it is even parsed.
+  if (stream_) {
+    close_after_write_ = mode_ == connection_mode::close;
+    return false;
+  }
   if (mode_ == connection_mode::close) {
     // Nothing after this request is parsed. If the client sent more, linger so that the kernel
     // does not answer those bytes with a reset that could destroy this response in transit.
@@ -253,16 +281,31 @@ void connection::append_head(int status, std::string_view headers, std::string_v
       worker_.date());
 }
 
-void connection::send(int status, std::string_view headers, std::string_view body) noexcept {
-  append_head(status, headers, {}, body.size());
+void connection::send(int status, std::string_view headers, std::string_view more_headers,
+                      std::string_view body) noexcept {
+  append_head(status, headers, more_headers, body.size());
   if (status_has_body(status) && !head_request_) worker_.batch().text().append(body);
 }
 
-void connection::send_shared(int status, std::string_view headers, output_batch::shared_bytes owner,
-                             std::string_view body) noexcept {
-  append_head(status, headers, {}, body.size());
+void connection::send_shared(int status, std::string_view headers, std::string_view more_headers,
+                             output_batch::shared_bytes owner, std::string_view body) noexcept {
+  append_head(status, headers, more_headers, body.size());
   if (status_has_body(status) && !head_request_) {
     worker_.batch().append_shared(std::move(owner), body);
+  }
+}
+
+void connection::send_file(int status, std::string_view headers, std::string_view more_headers,
+                           int fd, std::uint64_t offset, std::uint64_t length) noexcept {
+  append_head(status, headers, more_headers, length);
+  if (!status_has_body(status) || head_request_ || length == 0) {
+    ::close(fd);
+    return;
+  }
+  stream_.reset(new (std::nothrow) file_stream(this, fd, offset, length));
+  if (!stream_) {
+    ::close(fd);
+    close();
   }
 }
 
@@ -344,7 +387,7 @@ void connection::on_write(uv_write_t* request, int status) noexcept {
 
 void connection::settle() noexcept {
   // Pipelined requests that waited for the client to take earlier answers go first.
-  while (!closing_ && pending_writes_ == 0 && !close_after_write_ && has_unparsed()) {
+  while (!closing_ && pending_writes_ == 0 && !stream_ && !close_after_write_ && has_unparsed()) {
     parser_.resume();
     parse(carry_.get() + carry_parsed_, carry_size_ - carry_parsed_);
     write_batch();
@@ -353,6 +396,11 @@ void connection::settle() noexcept {
   if (pending_writes_ > 0) {
     stop_reading();
     worker_.arm(*this, timeout_kind::send);
+    return;
+  }
+  if (stream_) {
+    stop_reading();
+    if (!stream_->reading) stream_file();
     return;
   }
   if (close_after_write_) {
@@ -376,6 +424,63 @@ void connection::settle() noexcept {
     worker_.arm(*this, timeout_kind::keepalive);
   }
   start_reading();
+}
+
+void connection::stream_file() noexcept {
+  file_stream& stream = *stream_;
+  if (stream.remaining == 0) {
+    stream_.reset();
+    settle();
+    return;
+  }
+  auto size =
+      static_cast<unsigned>(std::min<std::uint64_t>(stream.remaining, file_stream::piece_size));
+  uv_buf_t piece = uv_buf_init(stream.buffer.get(), size);
+  int error = uv_fs_read(worker_.loop(), &stream.request, stream.fd, &piece, 1,
+                         static_cast<std::int64_t>(stream.offset), on_file_read);
+  if (error != 0) {
+    spdlog::error("uv_fs_read: {}", uv_strerror(error));
+    close();
+    return;
+  }
+  stream.reading = true;
+}
+
+void connection::on_file_read(uv_fs_t* request) noexcept {
+  auto* stream = static_cast<file_stream*>(request->data);
+  ssize_t size = request->result;
+  uv_fs_req_cleanup(request);
+  stream->reading = false;
+  if (stream->owner == nullptr) {
+    delete stream;  // The connection closed while the read was in flight.
+    return;
+  }
+  connection& self = *stream->owner;
+  if (size <= 0) {
+    // The file shrank or failed under us: the promised Content-Length cannot be kept.
+    spdlog::error("reading a static file: {}",
+                  size == 0 ? "it ended early" : uv_strerror(static_cast<int>(size)));
+    self.close();
+    return;
+  }
+  stream->offset += static_cast<std::uint64_t>(size);
+  stream->remaining -= static_cast<std::uint64_t>(size);
+  self.write_borrowed(stream->buffer.get(), static_cast<std::size_t>(size));
+  self.settle();
+}
+
+void connection::write_borrowed(const char* data, std::size_t size) noexcept {
+  auto pending = std::make_unique<pending_write>();
+  pending->owner = this;
+  pending->request.data = pending.get();
+  uv_buf_t piece = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
+  if (int error = uv_write(&pending->request, &handle_.stream, &piece, 1, on_write); error != 0) {
+    spdlog::debug("uv_write: {}", uv_strerror(error));
+    close();
+    return;
+  }
+  pending.release();  // libuv holds it until on_write.
+  ++pending_writes_;
 }
 
 void connection::start_lingering() noexcept {
@@ -424,7 +529,8 @@ void connection::on_timeout(timeout_kind kind) noexcept {
 
 void connection::drain() noexcept {
   draining_ = true;
-  bool idle = pending_writes_ == 0 && !parser_.inside_request() && carry_size_ == 0 && !lingering_;
+  bool idle = pending_writes_ == 0 && !stream_ && !parser_.inside_request() && carry_size_ == 0 &&
+              !lingering_;
   if (!idle) return;  // It closes after its response.
   // A client may have sent a request the moment before: answer it (with Connection: close)
   // rather than close a connection with a request in it.
@@ -440,6 +546,11 @@ void connection::close() noexcept {
 
 void connection::on_close(uv_handle_t* handle) noexcept {
   std::unique_ptr<connection> self(static_cast<connection*>(handle->data));
+  if (self->stream_ && self->stream_->reading) {
+    // libuv still owns the stream's request: its callback frees the stream.
+    self->stream_->owner = nullptr;
+    self->stream_.release();
+  }
   self->worker_.connection_closed();
 }
 

@@ -62,12 +62,14 @@ class connection final : public timeout_link, private request_sink, private resp
 
  private:
   struct pending_write;
+  struct file_stream;
 
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer) noexcept;
   static void on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buffer) noexcept;
   static void on_write(uv_write_t* request, int status) noexcept;
   static void on_shutdown(uv_shutdown_t* request, int status) noexcept;
   static void on_close(uv_handle_t* handle) noexcept;
+  static void on_file_read(uv_fs_t* request) noexcept;
 
   bool init_handle(bool unix_socket) noexcept;
   void begin() noexcept;
@@ -86,6 +88,10 @@ class connection final : public timeout_link, private request_sink, private resp
   void flush() noexcept;
   void write_batch() noexcept;
   void settle() noexcept;
+  // Reads the next piece of a streamed file, or ends the stream when it is all sent.
+  void stream_file() noexcept;
+  // Writes bytes that stay valid until the write completes (a streamed file's buffer).
+  void write_borrowed(const char* data, std::size_t size) noexcept;
   void start_reading() noexcept;
   void stop_reading() noexcept;
   void start_lingering() noexcept;
@@ -98,9 +104,12 @@ class connection final : public timeout_link, private request_sink, private resp
   bool on_request_complete(request& req) noexcept override;
 
   // responder
-  void send(int status, std::string_view headers, std::string_view body) noexcept override;
-  void send_shared(int status, std::string_view headers, output_batch::shared_bytes owner,
-                   std::string_view body) noexcept override;
+  void send(int status, std::string_view headers, std::string_view more_headers,
+            std::string_view body) noexcept override;
+  void send_shared(int status, std::string_view headers, std::string_view more_headers,
+                   output_batch::shared_bytes owner, std::string_view body) noexcept override;
+  void send_file(int status, std::string_view headers, std::string_view more_headers, int fd,
+                 std::uint64_t offset, std::uint64_t length) noexcept override;
   void send_status(int status, std::string_view headers) noexcept override;
   void append_head(int status, std::string_view headers, std::string_view more_headers,
                    std::size_t body_size) noexcept;
@@ -109,6 +118,7 @@ class connection final : public timeout_link, private request_sink, private resp
   stream_handle handle_;
   request_parser parser_;
   std::unique_ptr<uv_shutdown_t> shutdown_;
+  std::unique_ptr<file_stream> stream_;  // A response body being streamed from a file.
   // Bytes kept between reads: [0, carry_parsed_) is an unfinished head llhttp has seen,
   // [carry_parsed_, carry_size_) are pipelined bytes it has not.
   std::unique_ptr<char[]> carry_;

@@ -1,7 +1,7 @@
-#include "cli.hpp"
-#include "process_title.hpp"
+#include <kiln/app.hpp>
 
+// The stock kiln: an application with no routes, serving static files and health endpoints.
 int main(int argc, char** argv) {
-  kiln::init_process_title(argc, argv);
-  return kiln::run_command_line(argc, argv);
+  kiln::app no_routes;
+  return kiln::run(no_routes, argc, argv);
 }

@@ -82,6 +82,17 @@ const std::array registry = {
         .maximum = 86400,
     },
     setting_info{
+        .name = "shutdown_delay",
+        .section = "Processes",
+        .field = &settings::shutdown_delay,
+        .default_value = "0",
+        .help = "Seconds workers keep accepting after TERM while readiness already answers 503 and "
+                "responses close their connections, for load balancers to notice. Part of "
+                "graceful_timeout.",
+        .minimum = 0,
+        .maximum = 3600,
+    },
+    setting_info{
         .name = "max_requests",
         .section = "Processes",
         .field = &settings::max_requests,
@@ -202,7 +213,39 @@ const std::array registry = {
         .section = "Application",
         .field = &settings::static_root,
         .default_value = "",
-        .help = "A directory whose files are served for GET and HEAD.",
+        .help = "A directory whose files are served for GET and HEAD: the built single-page app "
+                "(its dist/ directory).",
+    },
+    setting_info{
+        .name = "spa_fallback",
+        .section = "Application",
+        .field = &settings::spa_fallback,
+        .default_value = "false",
+        .help = "Answer a browser's navigation to a page that matches no file (GET or HEAD, "
+                "accepting text/html, no extension in the last path segment, outside api_prefix) "
+                "with static_root's index.html, so that the app's own router shows the page.",
+    },
+    setting_info{
+        .name = "api_prefix",
+        .section = "Application",
+        .field = &settings::api_prefix,
+        .default_value = "/api/",
+        .help = "Paths under this prefix belong to the API: they never fall back to index.html.",
+    },
+    setting_info{
+        .name = "health_path",
+        .section = "Application",
+        .field = &settings::health_path,
+        .default_value = "/healthz",
+        .help = "The liveness endpoint: 200 while the worker's loop runs. Empty turns it off.",
+    },
+    setting_info{
+        .name = "ready_path",
+        .section = "Application",
+        .field = &settings::ready_path,
+        .default_value = "/readyz",
+        .help = "The readiness endpoint: 200, and 503 from the moment a graceful stop begins, so "
+                "that a load balancer stops sending before connections close. Empty turns it off.",
     },
     // Logging.
     setting_info{

@@ -24,6 +24,7 @@ struct settings {
   std::int64_t worker_connections = 0;
   milliseconds timeout{};
   milliseconds graceful_timeout{};
+  milliseconds shutdown_delay{};
   std::int64_t max_requests = 0;
   std::int64_t max_requests_jitter = 0;
   std::string pid;  // The pidfile's path.
@@ -40,6 +41,10 @@ struct settings {
   std::int64_t limit_request_body = 0;
   // The application.
   std::string static_root;
+  bool spa_fallback = false;
+  std::string api_prefix;
+  std::string health_path;
+  std::string ready_path;
   // Logging.
   std::string log_level;
 };

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http_date.hpp"
+#include "http_fields.hpp"
 #include "mime_types.hpp"
 
 namespace kiln {
@@ -22,6 +23,9 @@ constexpr std::size_t max_cached_file_size = 1024 * 1024;
 constexpr std::size_t max_cached_bytes = 64 * 1024 * 1024;
 // How long a cached file is trusted before it is compared with the disk again.
 constexpr std::uint64_t revalidate_after_ms = 1000;
+
+constexpr std::string_view cache_forever = "Cache-Control: public, max-age=31536000, immutable\r\n";
+constexpr std::string_view cache_revalidate = "Cache-Control: no-cache\r\n";
 
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -51,22 +55,53 @@ bool read_whole(int fd, std::string& contents, std::size_t size) noexcept {
   return true;
 }
 
-void append_hex(std::string& out, std::uint64_t value) {
-  char digits[16];
-  auto end = std::to_chars(digits, digits + sizeof digits, value, 16).ptr;
+void append_number(std::string& out, std::uint64_t value, int base = 10) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value, base).ptr;
   out.append(digits, end);
+}
+
+std::string_view suffix_for(std::string_view encoding) noexcept {
+  if (encoding == "br") return ".br";
+  if (encoding == "gzip") return ".gz";
+  return {};
+}
+
+bool is_hash_character(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+// A hash looks random: a digit, or letters of both cases. Words ("settings") do not.
+bool looks_random(std::string_view token) noexcept {
+  bool digit = false;
+  bool lower = false;
+  bool upper = false;
+  for (char c : token) {
+    if (!is_hash_character(c)) return false;
+    digit = digit || (c >= '0' && c <= '9');
+    lower = lower || (c >= 'a' && c <= 'z');
+    upper = upper || (c >= 'A' && c <= 'Z');
+  }
+  return digit || (lower && upper);
 }
 
 }  // namespace
 
 struct static_files::cached_file {
-  std::shared_ptr<const std::string> contents;
-  std::string headers;  // Content-Type, Last-Modified and ETag lines.
+  std::shared_ptr<const std::string> contents;  // The bytes, when the file is held in memory.
+  std::string headers;     // Content-Type, Content-Encoding, validators, caching, Vary.
+  std::string validators;  // What a 304 repeats: ETag, Last-Modified, Cache-Control, Vary.
+  std::string etag;
+  std::time_t modified_seconds = 0;
+  std::string_view encoding;  // "" for the file itself, "br" or "gzip" for a sibling.
   dev_t device = 0;
   ino_t inode = 0;
   off_t size = 0;
   struct timespec modified = {};
   bool directory = false;
+  bool has_br = false;  // Precompressed siblings, for the file itself.
+  bool has_gzip = false;
   std::uint64_t checked_ms = 0;
 
   bool same_file(const struct stat& status) const noexcept {
@@ -117,11 +152,42 @@ path_verdict to_relative_path(std::string_view encoded_path, std::string& relati
   return path_verdict::file;
 }
 
-static_files::static_files(const std::string& root) {
-  root_fd_ = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+bool is_content_hashed(std::string_view file_name) noexcept {
+  auto slash = file_name.rfind('/');
+  if (slash != std::string_view::npos) file_name.remove_prefix(slash + 1);
+  auto extension = file_name.rfind('.');
+  if (extension == std::string_view::npos || extension == 0) return false;
+  std::string_view stem = file_name.substr(0, extension);
+  // "app.3f9a1c2b": the hash is the part after the last dot.
+  if (auto dot = stem.rfind('.'); dot != std::string_view::npos) {
+    std::string_view token = stem.substr(dot + 1);
+    if (token.size() >= 8 && looks_random(token)) return true;
+  }
+  // "index-BxG3a9kF": eight characters after a dash, which may themselves hold - and _.
+  if (stem.size() > 9 && stem[stem.size() - 9] == '-')
+    return looks_random(stem.substr(stem.size() - 8));
+  return false;
+}
+
+bool is_page_navigation(const request& req, std::string_view api_prefix) noexcept {
+  if (req.method != "GET" && req.method != "HEAD") return false;
+  auto accept = req.header_value("Accept");
+  if (!accept || accept->find("text/html") == std::string_view::npos) return false;
+  std::string_view path = req.path;
+  if (!api_prefix.empty()) {
+    std::string_view bare_prefix =
+        api_prefix.ends_with('/') ? api_prefix.substr(0, api_prefix.size() - 1) : api_prefix;
+    if (path.starts_with(api_prefix) || path == bare_prefix) return false;
+  }
+  std::string_view last = path.substr(path.rfind('/') + 1);
+  return last.find('.') == std::string_view::npos;
+}
+
+static_files::static_files(static_options options) : options_(std::move(options)) {
+  root_fd_ = ::open(options_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd_ < 0) {
     throw std::system_error(errno, std::generic_category(),
-                            "open(\"" + root + "\") for static_root");
+                            "open(\"" + options_.root + "\") for static_root");
   }
 }
 
@@ -133,13 +199,12 @@ int static_files::open_beneath(const std::string& relative) const noexcept {
   // RESOLVE_BENEATH makes the kernel refuse any resolution, through ".." or a symlink, that
   // would leave the root: the check cannot race with changes to the tree.
   static bool have_openat2 = true;
-  if (have_openat2) {
+  if (have_openat2 && use_openat2_) {
     struct open_how how = {};
     how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     long fd = ::syscall(SYS_openat2, root_fd_, relative.c_str(), &how, sizeof how);
     if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
-    // Kernels before 5.6, and some sandboxes, lack openat2.
     have_openat2 = false;
     spdlog::warn("openat2 is not available: static files that are symlinks will not be served");
   }
@@ -162,8 +227,7 @@ int static_files::open_beneath(const std::string& relative) const noexcept {
 }
 
 void static_files::serve(const request& req, responder& out, std::uint64_t now_ms) noexcept {
-  bool head = req.method == "HEAD";
-  if (req.method != "GET" && !head) {
+  if (req.method != "GET" && req.method != "HEAD") {
     out.send_status(405, "Allow: GET, HEAD\r\n");
     return;
   }
@@ -177,28 +241,161 @@ void static_files::serve(const request& req, responder& out, std::uint64_t now_m
       out.send_status(404);
       return;
   }
-  const cached_file* file = find(relative_, now_ms);
+  const cached_file* file = find(relative_, {}, now_ms);
+  if (file == nullptr && options_.spa_fallback && is_page_navigation(req, options_.api_prefix)) {
+    // A page the app routes in the browser: the app's entry point answers it.
+    relative_.assign("index.html");
+    file = find(relative_, {}, now_ms);
+  }
   if (file == nullptr) {
     out.send_status(404);
-  } else if (file->directory) {
-    redirect_to_directory(req, out);
-  } else {
-    out.send_shared(200, file->headers, file->contents, *file->contents);
+    return;
   }
+  if (file->directory) {
+    redirect_to_directory(req, out);
+    return;
+  }
+  // A precompressed sibling, when the client takes it. Ranges are served from the file itself,
+  // so that their offsets mean the same thing whatever the client accepts.
+  if ((file->has_br || file->has_gzip) && !req.header_value("Range")) {
+    if (auto accepted = req.header_value("Accept-Encoding")) {
+      const cached_file* variant = nullptr;
+      if (file->has_br && accepts_encoding(*accepted, "br"))
+        variant = find(relative_, "br", now_ms);
+      if (variant == nullptr && file->has_gzip && accepts_encoding(*accepted, "gzip")) {
+        variant = find(relative_, "gzip", now_ms);
+      }
+      if (variant != nullptr) file = variant;
+    }
+  }
+  respond(req, *file, relative_, out);
+}
+
+bool static_files::unchanged(const std::string& relative, const cached_file& file) const noexcept {
+  // The same file (and, for the file itself, the same precompressed siblings) as when cached.
+  auto same_as = [&](std::string_view suffix, auto check) {
+    std::string path;
+    try {
+      path = relative + std::string(suffix);
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
+    int fd = open_beneath(path);
+    struct stat status {};
+    bool result = check(fd >= 0 && ::fstat(fd, &status) == 0 ? &status : nullptr);
+    if (fd >= 0) ::close(fd);
+    return result;
+  };
+  bool same = same_as(suffix_for(file.encoding), [&](const struct stat* status) {
+    return status != nullptr && file.same_file(*status);
+  });
+  if (!same || !file.encoding.empty() || file.directory) return same;
+  auto regular = [](bool expected) {
+    return [expected](const struct stat* status) {
+      return (status != nullptr && S_ISREG(status->st_mode)) == expected;
+    };
+  };
+  return same_as(".br", regular(file.has_br)) && same_as(".gz", regular(file.has_gzip));
+}
+
+void static_files::respond(const request& req, const cached_file& file, const std::string& relative,
+                           responder& out) noexcept {
+  // Conditional requests: If-None-Match wins over If-Modified-Since (RFC 9110, 13.2.2).
+  if (auto tags = req.header_value("If-None-Match")) {
+    if (etag_matches(*tags, file.etag)) {
+      out.send(304, file.validators, {}, {});
+      return;
+    }
+  } else if (auto since = req.header_value("If-Modified-Since")) {
+    if (auto date = parse_http_date(*since); date && file.modified_seconds <= *date) {
+      out.send(304, file.validators, {}, {});
+      return;
+    }
+  }
+
+  auto size = static_cast<std::uint64_t>(file.size);
+  byte_range range{0, size == 0 ? 0 : size - 1};
+  int status = 200;
+  if (auto requested = req.header_value("Range"); requested && file.encoding.empty()) {
+    // If-Range: the range only when the client's copy is still the current one.
+    bool current = true;
+    if (auto if_range = req.header_value("If-Range")) {
+      auto date = parse_http_date(*if_range);
+      current = date ? *date == file.modified_seconds : *if_range == file.etag;
+    }
+    if (current) {
+      switch (parse_range(*requested, size, range)) {
+        case range_verdict::whole:
+          break;
+        case range_verdict::partial:
+          status = 206;
+          break;
+        case range_verdict::unsatisfiable:
+          scratch_.assign("Content-Range: bytes */");
+          append_number(scratch_, size);
+          scratch_.append("\r\n");
+          out.send_status(416, scratch_);
+          return;
+      }
+    }
+  }
+  scratch_.clear();
+  if (status == 206) {
+    scratch_.assign("Content-Range: bytes ");
+    append_number(scratch_, range.first);
+    scratch_.push_back('-');
+    append_number(scratch_, range.last);
+    scratch_.push_back('/');
+    append_number(scratch_, size);
+    scratch_.append("\r\n");
+  }
+  std::uint64_t length = size == 0 ? 0 : range.length();
+
+  if (file.contents) {
+    std::string_view body = std::string_view(*file.contents).substr(range.first, length);
+    out.send_shared(status, file.headers, scratch_, file.contents, body);
+    return;
+  }
+  // Too big to hold: stream it from a descriptor of its own, if it is still the same file.
+  std::string path = relative + std::string(suffix_for(file.encoding));
+  int fd = open_beneath(path);
+  struct stat status_now {};
+  if (fd >= 0 && ::fstat(fd, &status_now) == 0 && file.same_file(status_now)) {
+    out.send_file(status, file.headers, scratch_, fd, range.first, length);
+    return;
+  }
+  if (fd >= 0) ::close(fd);
+  // The file changed since it was looked at: look again next time, and let the client retry.
+  if (auto found = cache_.find(std::string_view(relative)); found != cache_.end()) {
+    found->second->checked_ms = 0;
+  }
+  out.send_status(503, "Retry-After: 1\r\n");
 }
 
 const static_files::cached_file* static_files::find(const std::string& relative,
+                                                    std::string_view encoding,
                                                     std::uint64_t now_ms) noexcept {
-  auto found = cache_.find(std::string_view{relative});
+  // Precompressed siblings are cached under their own key: the NUL cannot occur in a path.
+  const std::string* key = &relative;
+  if (!encoding.empty()) {
+    key_.assign(encoding).push_back('\0');
+    key_.append(relative);
+    key = &key_;
+  }
+  auto found = cache_.find(std::string_view(*key));
   if (found != cache_.end() && now_ms - found->second->checked_ms < revalidate_after_ms) {
     return found->second.get();
   }
-  int error = 0;
-  auto loaded = load(relative, error);
   if (found != cache_.end()) {
+    if (unchanged(relative, *found->second)) {
+      found->second->checked_ms = now_ms;
+      return found->second.get();
+    }
     cached_bytes_ -= found->second->contents ? found->second->contents->size() : 0;
     cache_.erase(found);
   }
+  int error = 0;
+  auto loaded = load(relative, encoding, error);
   if (!loaded) {
     if (error != ENOENT && error != ENOTDIR && error != ELOOP && error != EXDEV &&
         error != ENAMETOOLONG && error != EACCES) {
@@ -208,14 +405,14 @@ const static_files::cached_file* static_files::find(const std::string& relative,
   }
   loaded->checked_ms = now_ms;
   std::size_t size = loaded->contents ? loaded->contents->size() : 0;
-  if (size > max_cached_file_size || cached_bytes_ + size > max_cached_bytes) {
-    // Too big to keep: serve it from this one-off copy. The batch holds the bytes until sent.
-    uncached_ = std::move(loaded);
-    return uncached_.get();
+  if (cached_bytes_ + size > max_cached_bytes) {
+    // The cache is full: keep the metadata, and stream the bytes from disk.
+    loaded->contents.reset();
+    size = 0;
   }
   try {
     cached_bytes_ += size;
-    auto [slot, inserted] = cache_.emplace(relative, std::move(loaded));
+    auto [slot, inserted] = cache_.insert_or_assign(*key, std::move(loaded));
     return slot->second.get();
   } catch (const std::bad_alloc&) {
     cached_bytes_ -= size;
@@ -224,8 +421,16 @@ const static_files::cached_file* static_files::find(const std::string& relative,
 }
 
 std::shared_ptr<static_files::cached_file> static_files::load(const std::string& relative,
+                                                              std::string_view encoding,
                                                               int& error) noexcept {
-  int fd = open_beneath(relative);
+  std::string path;
+  try {
+    path = relative + std::string(suffix_for(encoding));
+  } catch (const std::bad_alloc&) {
+    error = ENOMEM;
+    return nullptr;
+  }
+  int fd = open_beneath(path);
   if (fd < 0) {
     error = errno;
     return nullptr;
@@ -234,7 +439,7 @@ std::shared_ptr<static_files::cached_file> static_files::load(const std::string&
   struct stat status {};
   if (::fstat(fd, &status) != 0) {
     error = errno;
-  } else if (!S_ISREG(status.st_mode) && !S_ISDIR(status.st_mode)) {
+  } else if (!S_ISREG(status.st_mode) && !(S_ISDIR(status.st_mode) && encoding.empty())) {
     error = ENOENT;  // Devices, pipes and sockets are never served.
   } else {
     try {
@@ -243,24 +448,47 @@ std::shared_ptr<static_files::cached_file> static_files::load(const std::string&
       file->inode = status.st_ino;
       file->size = status.st_size;
       file->modified = status.st_mtim;
+      file->modified_seconds = status.st_mtim.tv_sec;
       file->directory = S_ISDIR(status.st_mode);
+      file->encoding = encoding;
       if (!file->directory) {
-        auto contents = std::make_shared<std::string>();
-        if (!read_whole(fd, *contents, static_cast<std::size_t>(status.st_size))) {
-          error = errno;
-          file.reset();
-        } else {
+        if (static_cast<std::size_t>(status.st_size) <= max_cached_file_size) {
+          auto contents = std::make_shared<std::string>();
+          if (!read_whole(fd, *contents, static_cast<std::size_t>(status.st_size))) {
+            error = errno;
+            ::close(fd);
+            return nullptr;
+          }
           file->contents = std::move(contents);
-          char date[http_date::length];
-          http_date::format(status.st_mtim.tv_sec, date);
-          file->headers.append("Content-Type: ").append(mime_type_for(relative)).append("\r\n");
-          file->headers.append("Last-Modified: ").append(date, sizeof date).append("\r\n");
-          file->headers.append("ETag: \"");
-          append_hex(file->headers, static_cast<std::uint64_t>(status.st_mtim.tv_sec));
-          file->headers.push_back('-');
-          append_hex(file->headers, static_cast<std::uint64_t>(status.st_size));
-          file->headers.append("\"\r\n");
         }
+        if (encoding.empty()) {
+          for (auto [suffix, flag] :
+               {std::pair{".br", &cached_file::has_br}, std::pair{".gz", &cached_file::has_gzip}}) {
+            int sibling = open_beneath(relative + suffix);
+            struct stat sibling_status {};
+            file.get()->*flag = sibling >= 0 && ::fstat(sibling, &sibling_status) == 0 &&
+                                S_ISREG(sibling_status.st_mode);
+            if (sibling >= 0) ::close(sibling);
+          }
+        }
+        char date[http_date::length];
+        http_date::format(status.st_mtim.tv_sec, date);
+        file->etag.assign("\"");
+        append_number(file->etag, static_cast<std::uint64_t>(status.st_mtim.tv_sec), 16);
+        file->etag.push_back('-');
+        append_number(file->etag, static_cast<std::uint64_t>(status.st_size), 16);
+        file->etag.push_back('"');
+        std::string& v = file->validators;
+        v.append("ETag: ").append(file->etag).append("\r\n");
+        v.append("Last-Modified: ").append(date, sizeof date).append("\r\n");
+        v.append(is_content_hashed(relative) ? cache_forever : cache_revalidate);
+        if (!encoding.empty() || file->has_br || file->has_gzip)
+          v.append("Vary: Accept-Encoding\r\n");
+        std::string& h = file->headers;
+        h.append("Content-Type: ").append(mime_type_for(relative)).append("\r\n");
+        if (!encoding.empty()) h.append("Content-Encoding: ").append(encoding).append("\r\n");
+        h.append("Accept-Ranges: bytes\r\n");
+        h.append(v);
       }
     } catch (const std::bad_alloc&) {
       error = ENOMEM;
@@ -273,10 +501,10 @@ std::shared_ptr<static_files::cached_file> static_files::load(const std::string&
 
 void static_files::redirect_to_directory(const request& req, responder& out) noexcept {
   try {
-    location_.assign("Location: ").append(req.path).append("/");
-    if (!req.query.empty()) location_.append("?").append(req.query);
-    location_.append("\r\n");
-    out.send_status(301, location_);
+    scratch_.assign("Location: ").append(req.path).append("/");
+    if (!req.query.empty()) scratch_.append("?").append(req.query);
+    scratch_.append("\r\n");
+    out.send_status(301, scratch_);
   } catch (const std::bad_alloc&) {
     out.send_status(500);
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,18 +26,40 @@ enum class path_verdict {
 // leave the root ("..", encoded or not), NUL bytes and backslashes are refused.
 path_verdict to_relative_path(std::string_view encoded_path, std::string& relative);
 
-// Serves the files below a directory, with the hot ones held in memory: a cached file is
-// answered without a system call, and looked at on disk again at most once a second.
+// True for a file name that carries a content hash ("app.3f9a1c2b.js", "index-BxG3a9kF.css"):
+// its contents never change, so browsers may cache it for good.
+bool is_content_hashed(std::string_view file_name) noexcept;
+
+// True for a request a browser makes when it navigates to a page of a single-page app: GET or
+// HEAD, accepting text/html, a last path segment without an extension, and not under the API
+// prefix. Such a request gets index.html when no file matches.
+bool is_page_navigation(const request& req, std::string_view api_prefix) noexcept;
+
+struct static_options {
+  std::string root;
+  bool spa_fallback = false;
+  std::string api_prefix = "/api/";
+};
+
+// Serves the files below a directory, as a built single-page app needs: conditional requests
+// (ETag, Last-Modified), single byte ranges, precompressed siblings (.br, .gz) chosen by
+// Accept-Encoding, long-lived caching for content-hashed names, and index.html for pages the
+// app routes itself. Files up to 1 MiB are held in memory and answered without a system call,
+// and looked at on disk again at most once a second; bigger ones are streamed from disk.
 class static_files {
  public:
   // Opens the root directory; throws std::system_error when it cannot.
-  explicit static_files(const std::string& root);
+  explicit static_files(static_options options);
   ~static_files();
   static_files(const static_files&) = delete;
   static_files& operator=(const static_files&) = delete;
 
-  // Answers GET and HEAD for the file the request names; 404 when there is none.
+  // Answers GET and HEAD; 405 for other methods.
   void serve(const request& req, responder& out, std::uint64_t now_ms) noexcept;
+
+  // Without openat2 (kernels before 5.6, some sandboxes), files are opened one path component
+  // at a time and no symlink is followed. Tests switch to that path with this.
+  void use_openat2(bool enabled) noexcept { use_openat2_ = enabled; }
 
  private:
   struct cached_file;
@@ -49,17 +72,26 @@ class static_files {
 
   // Opens a file below the root without following links out of it; -1 with errno on failure.
   int open_beneath(const std::string& relative) const noexcept;
-  const cached_file* find(const std::string& relative, std::uint64_t now_ms) noexcept;
-  std::shared_ptr<cached_file> load(const std::string& relative, int& error) noexcept;
+  // The file (or precompressed variant, with encoding "br" or "gzip") at relative, from the
+  // cache when it is fresh; nullptr when there is none.
+  const cached_file* find(const std::string& relative, std::string_view encoding,
+                          std::uint64_t now_ms) noexcept;
+  std::shared_ptr<cached_file> load(const std::string& relative, std::string_view encoding,
+                                    int& error) noexcept;
+  bool unchanged(const std::string& relative, const cached_file& file) const noexcept;
+  void respond(const request& req, const cached_file& file, const std::string& relative,
+               responder& out) noexcept;
   void redirect_to_directory(const request& req, responder& out) noexcept;
 
+  static_options options_;
   int root_fd_ = -1;
+  bool use_openat2_ = true;
   std::size_t cached_bytes_ = 0;
   std::string relative_;  // Scratch space for the path being served, reused between requests.
-  std::string location_;  // Scratch space for redirect headers.
+  std::string key_;       // Scratch space for cache keys.
+  std::string scratch_;   // Scratch space for per-response header lines.
   std::unordered_map<std::string, std::shared_ptr<cached_file>, string_hash, std::equal_to<>>
       cache_;
-  std::shared_ptr<cached_file> uncached_;  // The last file too big to cache, while it is sent.
 };
 
 }  // namespace kiln

@@ -27,7 +27,8 @@ bool is_unix_socket(int fd) noexcept {
 
 }  // namespace
 
-worker::worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot)
+worker::worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot,
+               const app* application)
     : config_(config),
       limits_{static_cast<std::size_t>(config.limit_request_line),
               static_cast<std::size_t>(config.limit_request_fields),
@@ -41,12 +42,15 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
                 // enough that a client cannot hold the slot by sending forever.
                 timeout_queue(5000)},
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
+      application_(application),
       slot_(slot),
       parent_(getppid()),
       keepalive_enabled_(config.keepalive.count() > 0) {
   // Everything that can fail on a setting comes before the loop owns any handle.
-  if (!config.static_root.empty())
-    static_files_ = std::make_unique<static_files>(config.static_root);
+  if (!config.static_root.empty()) {
+    static_files_ = std::make_unique<static_files>(
+        static_options{config.static_root, config.spa_fallback, config.api_prefix});
+  }
 
   if (int error = uv_loop_init(&loop_); error != 0) throw_uv(error, "uv_loop_init");
   uv_timer_init(&loop_, &timer_);
@@ -55,6 +59,8 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
   graceful_deadline_.data = this;
   uv_timer_init(&loop_, &heartbeat_);
   heartbeat_.data = this;
+  uv_timer_init(&loop_, &shutdown_delay_);
+  shutdown_delay_.data = this;
   constexpr int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
   for (std::size_t i = 0; i < signals_.size(); ++i) {
     uv_signal_init(&loop_, &signals_[i]);
@@ -158,10 +164,70 @@ void worker::connection_closed() noexcept {
 void worker::handle(request& req, responder& out) noexcept {
   ++requests_;
   if (slot_ != nullptr) slot_->requests.store(requests_, std::memory_order_relaxed);
+  constexpr std::string_view probe_headers =
+      "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n";
+  if (!config_.health_path.empty() && req.path == config_.health_path) {
+    out.send(200, probe_headers, {}, "ok\n");  // The loop runs: that is all liveness means.
+    return;
+  }
+  if (!config_.ready_path.empty() && req.path == config_.ready_path) {
+    if (shutting_down_) {
+      out.send(503, probe_headers, {}, "stopping\n");
+    } else {
+      out.send(200, probe_headers, {}, "ready\n");
+    }
+    return;
+  }
+  if (application_ != nullptr && !application_->empty()) {
+    auto found = application_->find(req.method, req.path, req.params);
+    if (found.function != nullptr) {
+      call_handler(*found.function, req, out);
+      return;
+    }
+    if (!found.allow.empty()) {
+      scratch_.assign("Allow: ").append(found.allow).append("\r\n");
+      out.send_status(405, scratch_);
+      return;
+    }
+  }
   if (static_files_) {
     static_files_->serve(req, out, uv_now(&loop_));
   } else {
     out.send_status(404);
+  }
+}
+
+void worker::call_handler(const handler& function, request& req, responder& out) noexcept {
+  try {
+    response answer = function(req);
+    if (answer.status < 200 || answer.status > 999) {
+      throw std::invalid_argument("status " + std::to_string(answer.status) +
+                                  " is not a final status");
+    }
+    scratch_.clear();
+    for (const auto& [name, value] : answer.headers) {
+      // kiln writes the framing itself; a handler's own would contradict it.
+      if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+          iequals(name, "Connection") || iequals(name, "Date") || iequals(name, "Server")) {
+        continue;
+      }
+      if (name.find_first_of(":\r\n") != std::string::npos ||
+          value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+        throw std::invalid_argument("header " + name + " has CR, LF or NUL in it");
+      }
+      scratch_.append(name).append(": ").append(value).append("\r\n");
+    }
+    out.send(answer.status, scratch_, {}, answer.body);
+  } catch (const http_error& error) {
+    std::string body = nlohmann::json{{"error", error.what()}}.dump();
+    out.send(error.status(), "Content-Type: application/json\r\n", {}, body);
+  } catch (const std::exception& error) {
+    spdlog::error("{} {}: the handler failed: {}", req.method, req.path, error.what());
+    out.send_status(500);
+  } catch (...) {
+    spdlog::error("{} {}: the handler threw something that is not a std::exception", req.method,
+                  req.path);
+    out.send_status(500);
   }
 }
 
@@ -223,12 +289,36 @@ void worker::on_signal(uv_signal_t* signal, int number) noexcept {
     reopen_log_files();
   } else if (number == SIGTERM) {
     spdlog::info("Stopping gracefully (SIGTERM)");
-    self.stop_gracefully();
+    self.begin_shutdown();
   } else {
     spdlog::info("Stopping now ({})", number == SIGINT ? "SIGINT" : "SIGQUIT");
-    self.stop_gracefully();
-    self.for_each_connection([](connection& c) { c.close(); });
+    self.stop_now();
   }
+}
+
+void worker::begin_shutdown() noexcept {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  if (config_.graceful_timeout.count() > 0) {
+    uv_timer_start(&graceful_deadline_, on_graceful_deadline,
+                   static_cast<std::uint64_t>(config_.graceful_timeout.count()), 0);
+  }
+  if (config_.shutdown_delay.count() == 0) {
+    stop_gracefully();
+    return;
+  }
+  // Readiness answers 503 from now on, and responses close their connections, while the
+  // worker still accepts: load balancers notice and stop sending before anything is refused.
+  uv_timer_start(
+      &shutdown_delay_,
+      [](uv_timer_t* timer) { static_cast<worker*>(timer->data)->stop_gracefully(); },
+      static_cast<std::uint64_t>(config_.shutdown_delay.count()), 0);
+}
+
+void worker::stop_now() noexcept {
+  shutting_down_ = true;
+  stop_gracefully();
+  for_each_connection([](connection& c) { c.close(); });
 }
 
 void worker::stop_gracefully() noexcept {
@@ -240,10 +330,15 @@ void worker::stop_gracefully() noexcept {
     uv_close(&entry->handle.handle, nullptr);
   }
   for_each_connection([](connection& c) { c.drain(); });
-  if (config_.graceful_timeout.count() > 0) {
-    uv_timer_start(&graceful_deadline_, on_graceful_deadline,
-                   static_cast<std::uint64_t>(config_.graceful_timeout.count()), 0);
+  if (!shutting_down_) {
+    // Stopped for another reason than TERM (the master is gone): the deadline starts now.
+    shutting_down_ = true;
+    if (config_.graceful_timeout.count() > 0) {
+      uv_timer_start(&graceful_deadline_, on_graceful_deadline,
+                     static_cast<std::uint64_t>(config_.graceful_timeout.count()), 0);
+    }
   }
+  uv_timer_stop(&shutdown_delay_);
   finish_if_done();
 }
 
@@ -279,7 +374,8 @@ void worker::finish_if_done() noexcept {
   // The loop ends once these last handles are closed.
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
                               reinterpret_cast<uv_handle_t*>(&graceful_deadline_),
-                              reinterpret_cast<uv_handle_t*>(&heartbeat_)}) {
+                              reinterpret_cast<uv_handle_t*>(&heartbeat_),
+                              reinterpret_cast<uv_handle_t*>(&shutdown_delay_)}) {
     if (!uv_is_closing(handle)) uv_close(handle, nullptr);
   }
   for (auto& signal : signals_) {

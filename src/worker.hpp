@@ -8,6 +8,8 @@
 
 #include <uv.h>
 
+#include <kiln/app.hpp>
+
 #include "connection.hpp"
 #include "http_date.hpp"
 #include "output_batch.hpp"
@@ -27,19 +29,26 @@ class worker {
   // The listening sockets are borrowed: the master owns them. The worker reports to its slot on
   // the master's scoreboard, when it has one. Throws std::system_error when a setting cannot be
   // applied (a static root that does not exist).
-  worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot = nullptr);
+  worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot = nullptr,
+         const app* application = nullptr);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
   // Serves until stopped; returns the process exit code.
   int run();
+  // TERM: readiness fails at once; after shutdown_delay the worker stops gracefully. run()
+  // returns once every connection is closed, or after graceful_timeout.
+  void begin_shutdown() noexcept;
   // Answers the connections the kernel has queued, stops accepting, lets requests in flight
-  // finish and closes idle connections; run() returns once every connection is closed, or
-  // after graceful_timeout.
+  // finish and closes idle connections.
   void stop_gracefully() noexcept;
-  // False once the worker has begun to stop: what readiness checks report.
-  bool accepting() const noexcept { return !stopping_; }
+  // INT, QUIT: stops accepting and closes every connection now.
+  void stop_now() noexcept;
+  // False once a shutdown has begun: what the readiness endpoint reports.
+  bool ready() const noexcept { return !shutting_down_; }
+  // True when handlers may want request::peer: computing it costs a system call.
+  bool wants_peer() const noexcept { return application_ != nullptr && !application_->empty(); }
 
   // What connections share.
   uv_loop_t* loop() noexcept { return &loop_; }
@@ -49,7 +58,7 @@ class worker {
   uv_buf_t read_buffer() noexcept {
     return uv_buf_init(read_buffer_.get(), static_cast<unsigned>(read_buffer_size));
   }
-  bool keeps_alive() const noexcept { return keepalive_enabled_ && !stopping_; }
+  bool keeps_alive() const noexcept { return keepalive_enabled_ && !shutting_down_; }
   timeout_queue& queue(timeout_kind kind) noexcept {
     return timeouts_[static_cast<std::size_t>(kind)];
   }
@@ -73,6 +82,7 @@ class worker {
   static void on_signal(uv_signal_t* signal, int number) noexcept;
   static void on_graceful_deadline(uv_timer_t* timer) noexcept;
   static void on_heartbeat(uv_timer_t* timer) noexcept;
+  void call_handler(const handler& function, request& req, responder& out) noexcept;
   void accept_queued(listening& entry) noexcept;
   void accept_waiting() noexcept;
   void schedule_timer() noexcept;
@@ -87,6 +97,7 @@ class worker {
   uv_timer_t timer_;
   uv_timer_t graceful_deadline_;
   uv_timer_t heartbeat_;
+  uv_timer_t shutdown_delay_;
   std::array<uv_signal_t, 4> signals_;  // TERM, INT, QUIT, USR1.
   std::vector<std::unique_ptr<listening>> listeners_;
   std::array<timeout_queue, timeout_kind_count> timeouts_;
@@ -95,12 +106,15 @@ class worker {
   output_batch batch_;
   http_date date_;
   std::unique_ptr<static_files> static_files_;
+  const app* application_;
+  std::string scratch_;  // Header lines of a handler's response.
   worker_slot* slot_;
   pid_t parent_;  // The master; when it is gone, the worker stops.
   std::uint64_t requests_ = 0;
   std::size_t connections_ = 0;
   bool keepalive_enabled_ = true;
-  bool stopping_ = false;
+  bool shutting_down_ = false;  // TERM came: not ready, no more keep-alive.
+  bool stopping_ = false;       // Not accepting any more.
 };
 
 }  // namespace kiln

@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace kiln {
@@ -25,12 +27,18 @@ struct request {
   std::uint8_t version_minor = 1;
   std::vector<header> headers;
   std::string body;
+  // The route's parameters, decoded: {"id", "7"} for "/api/books/{id}".
+  std::vector<std::pair<std::string_view, std::string>> params;
   std::string_view peer;  // The client's address: "127.0.0.1:50312".
   bool keep_alive = true;
   bool expects_continue = false;
 
   // The first header with this name, compared without regard to case.
   std::optional<std::string_view> header_value(std::string_view name) const noexcept;
+  // A route parameter by name.
+  std::optional<std::string_view> param(std::string_view name) const noexcept;
+  // The body parsed as JSON; throws kiln::http_error (400) when it is not JSON.
+  nlohmann::json json() const;
 };
 
 // Compares two ASCII strings without regard to case, as HTTP compares header names and tokens.

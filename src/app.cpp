@@ -1,0 +1,150 @@
+#include <algorithm>
+
+#include <kiln/app.hpp>
+
+namespace kiln {
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes one path segment; false when an escape is malformed.
+bool decode_segment(std::string_view segment, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out.push_back(segment[i]);
+      continue;
+    }
+    if (i + 2 >= segment.size()) return false;
+    int high = hex_value(segment[i + 1]);
+    int low = hex_value(segment[i + 2]);
+    if (high < 0 || low < 0) return false;
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> segments;
+  std::size_t start = path.starts_with('/') ? 1 : 0;
+  while (start <= path.size()) {
+    std::size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    segments.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return segments;
+}
+
+bool is_parameter(std::string_view segment) noexcept {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
+
+app& app::route(std::string method, std::string pattern, handler function) {
+  if (pattern.empty() || pattern.front() != '/') {
+    throw std::invalid_argument("route pattern \"" + pattern + "\" must start with /");
+  }
+  route_entry entry{std::move(method), std::move(pattern), {}, std::move(function)};
+  for (auto segment : split_path(entry.pattern))
+    entry.segments.emplace_back(segment);
+  routes_.push_back(std::move(entry));
+  return *this;
+}
+
+app::match app::find(std::string_view method, std::string_view path,
+                     std::vector<std::pair<std::string_view, std::string>>& params) const {
+  match result;
+  if (routes_.empty()) return result;
+  auto segments = split_path(path);
+  std::string decoded;
+  for (const auto& entry : routes_) {
+    if (entry.segments.size() != segments.size()) continue;
+    params.clear();
+    bool matched = true;
+    for (std::size_t i = 0; i < segments.size() && matched; ++i) {
+      const std::string& expected = entry.segments[i];
+      if (is_parameter(expected)) {
+        matched = !segments[i].empty() && decode_segment(segments[i], decoded);
+        if (matched) {
+          params.emplace_back(std::string_view(expected).substr(1, expected.size() - 2), decoded);
+        }
+      } else {
+        matched = decode_segment(segments[i], decoded) && decoded == expected;
+      }
+    }
+    if (!matched) continue;
+    if (entry.method == method || (method == "HEAD" && entry.method == "GET")) {
+      result.function = &entry.function;
+      result.allow.clear();
+      return result;
+    }
+    // The path exists, for another method: remember it for 405's Allow header.
+    if (result.allow.find(entry.method) == std::string::npos) {
+      if (!result.allow.empty()) result.allow += ", ";
+      result.allow += entry.method;
+      if (entry.method == "GET") result.allow += ", HEAD";
+    }
+  }
+  params.clear();
+  return result;
+}
+
+response response::text(std::string body, int status) {
+  response r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  r.body = std::move(body);
+  return r;
+}
+
+response response::json(const nlohmann::json& value, int status) {
+  response r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = value.dump();
+  return r;
+}
+
+response response::empty(int status) {
+  response r;
+  r.status = status;
+  return r;
+}
+
+response& response::set_header(std::string name, std::string value) {
+  bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+  if (!token) throw std::invalid_argument("\"" + name + "\" is not a header name");
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    throw std::invalid_argument("the value of " + name + " has CR, LF or NUL in it");
+  }
+  headers.emplace_back(std::move(name), std::move(value));
+  return *this;
+}
+
+std::optional<std::string_view> request::param(std::string_view name) const noexcept {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+nlohmann::json request::json() const {
+  try {
+    return nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw http_error(400, std::string("the body is not JSON: ") + error.what());
+  }
+}
+
+}  // namespace kiln
