@@ -42,6 +42,18 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return segments;
 }
 
+// True when a comma-separated Allow list names method: whole names, so that PATCH is not
+// taken for part of PROPPATCH.
+bool lists_method(std::string_view allow, std::string_view method) noexcept {
+  while (!allow.empty()) {
+    auto comma = allow.find(", ");
+    if (allow.substr(0, comma) == method) return true;
+    if (comma == std::string_view::npos) break;
+    allow.remove_prefix(comma + 2);
+  }
+  return false;
+}
+
 bool is_parameter(std::string_view segment) noexcept {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
@@ -62,6 +74,7 @@ app& app::route(std::string method, std::string pattern, handler function) {
 app::match app::find(std::string_view method, std::string_view path,
                      std::vector<std::pair<std::string_view, std::string>>& params) const {
   match result;
+  params.clear();
   if (routes_.empty()) return result;
   auto segments = split_path(path);
   std::string decoded;
@@ -87,10 +100,12 @@ app::match app::find(std::string_view method, std::string_view path,
       return result;
     }
     // The path exists, for another method: remember it for 405's Allow header.
-    if (result.allow.find(entry.method) == std::string::npos) {
-      if (!result.allow.empty()) result.allow += ", ";
-      result.allow += entry.method;
-      if (entry.method == "GET") result.allow += ", HEAD";
+    for (std::string_view allowed : {std::string_view(entry.method), std::string_view("HEAD")}) {
+      if (!lists_method(result.allow, allowed)) {
+        if (!result.allow.empty()) result.allow += ", ";
+        result.allow += allowed;
+      }
+      if (entry.method != "GET") break;  // A GET route answers HEAD too.
     }
   }
   params.clear();

@@ -243,8 +243,9 @@ void connection::on_request_head(request& req) noexcept {
   if (req.expects_continue) worker_.batch().text().append(continue_response);
 }
 
-void connection::on_request_body(request&, std::string_view) noexcept {
-  // Static files take no body: it is read (within limit_request_body) and dropped.
+void connection::on_request_body(request& req, std::string_view chunk) noexcept {
+  // Handlers get the whole body; the parser has already held it to limit_request_body.
+  req.body.append(chunk);
 }
 
 bool connection::on_request_complete(request& req) noexcept {
@@ -259,6 +260,8 @@ bool connection::on_request_complete(request& req) noexcept {
   }
   head_request_ = req.method == "HEAD";
   worker_.handle(req, *this);
+  // A large upload's buffer is not kept for the idle connection's whole life.
+  if (req.body.capacity() > 64 * 1024) std::string().swap(req.body);
   // A streamed body goes out before anything pipelined after it is even parsed.
   if (stream_) {
     close_after_write_ = mode_ == connection_mode::close;

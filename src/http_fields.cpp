@@ -1,7 +1,6 @@
 #include "http_fields.hpp"
 
 #include <charconv>
-#include <cstring>
 
 #include <kiln/request.hpp>
 
@@ -30,15 +29,22 @@ void for_each_element(std::string_view list, Visit visit) noexcept {
 
 // The weight of an element such as "br;q=0.5": 1 without a q parameter, 0 for "q=0".
 bool weight_is_zero(std::string_view parameters) noexcept {
-  auto q = parameters.find("q=");
-  if (q == std::string_view::npos) return false;
-  std::string_view value = trim(parameters.substr(q + 2));
-  // "0", "0.", "0.0", "0.00", "0.000" all mean never.
-  if (value.empty() || value.front() != '0') return false;
-  for (char c : value.substr(1)) {
-    if (c != '.' && c != '0') return false;
+  bool zero = false;
+  // Parameters are ";"-separated, and their names case-insensitive: "Q=0" refuses too.
+  while (!parameters.empty()) {
+    auto semicolon = parameters.find(';');
+    std::string_view parameter = trim(parameters.substr(0, semicolon));
+    if (parameter.size() >= 2 && (parameter[0] == 'q' || parameter[0] == 'Q') &&
+        parameter[1] == '=') {
+      std::string_view value = parameter.substr(2);
+      // "0", "0.", "0.0", "0.00", "0.000" all mean never.
+      zero = !value.empty() && value.front() == '0' &&
+             value.substr(1).find_first_not_of(".0") == std::string_view::npos;
+    }
+    if (semicolon == std::string_view::npos) break;
+    parameters.remove_prefix(semicolon + 1);
   }
-  return true;
+  return zero;
 }
 
 std::string_view strip_weak(std::string_view tag) noexcept {
@@ -90,30 +96,43 @@ std::optional<std::time_t> parse_http_date(std::string_view text) noexcept {
       text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT") {
     return std::nullopt;
   }
-  static constexpr const char* months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  const char* month = std::strstr(months, std::string(text.substr(8, 3)).c_str());
-  if (month == nullptr || (month - months) % 3 != 0) return std::nullopt;
+  // A name from a table: found at a multiple of three ("anF" straddles two months).
+  auto index_in = [&](std::string_view table, std::size_t at) {
+    auto found = table.find(text.substr(at, 3));
+    return found != std::string_view::npos && found % 3 == 0 ? static_cast<int>(found / 3) : -1;
+  };
+  int month = index_in("JanFebMarAprMayJunJulAugSepOctNovDec", 8);
+  if (index_in("MonTueWedThuFriSatSun", 0) < 0 || month < 0) return std::nullopt;
+  // Digits only: from_chars alone would take "-1" for an hour.
   auto number = [&](std::size_t at, std::size_t length, int& out) {
-    auto [end, error] = std::from_chars(text.data() + at, text.data() + at + length, out);
-    return error == std::errc{} && end == text.data() + at + length;
+    std::string_view digits = text.substr(at, length);
+    if (digits.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    std::from_chars(digits.data(), digits.data() + digits.size(), out);
+    return true;
   };
   std::tm utc{};
   if (!number(5, 2, utc.tm_mday) || !number(12, 4, utc.tm_year) || !number(17, 2, utc.tm_hour) ||
       !number(20, 2, utc.tm_min) || !number(23, 2, utc.tm_sec)) {
     return std::nullopt;
   }
-  utc.tm_mon = static_cast<int>((month - months) / 3);
-  utc.tm_year -= 1900;
-  if (utc.tm_mday < 1 || utc.tm_mday > 31 || utc.tm_hour > 23 || utc.tm_min > 59 ||
+  int year = utc.tm_year;
+  bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  constexpr int days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int days = days_in_month[month] + (month == 1 && leap ? 1 : 0);
+  // timegm would quietly turn 31 November into 1 December.
+  if (utc.tm_mday < 1 || utc.tm_mday > days || utc.tm_hour > 23 || utc.tm_min > 59 ||
       utc.tm_sec > 60) {
     return std::nullopt;
   }
+  utc.tm_mon = month;
+  utc.tm_year -= 1900;
   return timegm(&utc);
 }
 
 range_verdict parse_range(std::string_view range, std::uint64_t size, byte_range& out) noexcept {
   range = trim(range);
-  if (!range.starts_with("bytes=")) return range_verdict::whole;
+  // Range units are compared without regard to case (RFC 9110, 14.1).
+  if (range.size() < 6 || !iequals(range.substr(0, 6), "bytes=")) return range_verdict::whole;
   std::string_view spec = trim(range.substr(6));
   // Several ranges would need multipart/byteranges; RFC 9110 lets a server ignore Range.
   if (spec.find(',') != std::string_view::npos) return range_verdict::whole;

@@ -269,6 +269,8 @@ request_parser::request_parser(const request_limits& limits, request_sink& sink)
 request_parser::result request_parser::feed(const char* data, std::size_t size) noexcept {
   if (error_.status != 0) return {status::failed, 0};
   if (sniffing_method_) return sniff_method(data, data, size);
+  // Feeding more means going on: a pause only holds back the bytes of the call that paused.
+  resume();
   const char* const end = data + size;
   const char* position = data;
   for (;;) {
@@ -279,7 +281,10 @@ request_parser::result request_parser::feed(const char* data, std::size_t size) 
       case HPE_OK:
         return {status::need_more, size};
       case HPE_PAUSED:
-        if (!head_complete_) return {status::paused, static_cast<std::size_t>(stopped - data)};
+        if (!head_complete_) {
+          paused_ = true;
+          return {status::paused, static_cast<std::size_t>(stopped - data)};
+        }
         head_complete_ = false;
         if (!crlf_only(head_start_, stopped)) {
           fail(400, "a line of the head does not end with CRLF");
@@ -330,7 +335,9 @@ request_parser::result request_parser::sniff_method(const char* data, const char
 }
 
 void request_parser::resume() noexcept {
+  if (!paused_) return;
   llhttp_resume(&parser_);
+  paused_ = false;
 }
 
 bool request_parser::finish() noexcept {

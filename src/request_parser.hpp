@@ -61,7 +61,7 @@ class request_parser {
   request_parser& operator=(const request_parser&) = delete;
 
   result feed(const char* data, std::size_t size) noexcept;
-  // Continues after a pause.
+  // Continues after a pause; feed() does it too.
   void resume() noexcept;
   // Tells llhttp the peer closed the connection; false when that cut a request short.
   bool finish() noexcept;
@@ -101,6 +101,7 @@ class request_parser {
   std::uint64_t body_size_ = 0;
   bool inside_request_ = false;
   bool in_trailers_ = false;
+  bool paused_ = false;           // The sink paused llhttp; the next feed resumes it.
   bool head_complete_ = false;    // Paused at the end of a head, to check it (see feed()).
   bool sniffing_method_ = false;  // Telling an unknown method (501) from garbage (400).
 };

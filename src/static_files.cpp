@@ -72,7 +72,25 @@ bool is_hash_character(char c) noexcept {
          c == '-';
 }
 
-// A hash looks random: a digit, or letters of both cases. Words ("settings") do not.
+// True for camelCase words: lower-case letters, then capitalised words of three letters or
+// more ("dataTables", "FileText"). Random letters rarely fall into that shape.
+bool is_camel_case(std::string_view token) noexcept {
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  std::size_t i = 0;
+  while (i < token.size() && lower(token[i]))
+    ++i;
+  while (i < token.size()) {
+    if (token[i] < 'A' || token[i] > 'Z') return false;
+    std::size_t start = ++i;
+    while (i < token.size() && lower(token[i]))
+      ++i;
+    if (i - start < 2) return false;
+  }
+  return true;
+}
+
+// A hash looks random: a digit, or letters of both cases. Words ("settings", "dataTables") do
+// not: calling a file that changes immutable would keep browsers on its old contents for a year.
 bool looks_random(std::string_view token) noexcept {
   bool digit = false;
   bool lower = false;
@@ -83,7 +101,13 @@ bool looks_random(std::string_view token) noexcept {
     lower = lower || (c >= 'a' && c <= 'z');
     upper = upper || (c >= 'A' && c <= 'Z');
   }
-  return digit || (lower && upper);
+  return digit || (lower && upper && !is_camel_case(token));
+}
+
+// Range applies to GET only: a server must ignore it for HEAD (RFC 9110, 14.2), whose answer
+// is then GET's answer without Range.
+bool wants_range(const request& req) noexcept {
+  return req.method == "GET" && req.header_value("Range").has_value();
 }
 
 }  // namespace
@@ -139,7 +163,10 @@ path_verdict to_relative_path(std::string_view encoded_path, std::string& relati
     read = end + 1;
     if (segment.empty() || segment == ".") continue;
     if (segment == "..") return path_verdict::bad_request;
-    if (segment.front() == '.') return path_verdict::not_found;
+    // Dotfiles (.env, .git) stay hidden; /.well-known/ (RFC 8615) is what sites must publish.
+    if (segment.front() == '.' && (write != 0 || segment != ".well-known")) {
+      return path_verdict::not_found;
+    }
     if (write != 0) decoded[write++] = '/';
     for (char c : segment)
       decoded[write++] = c;
@@ -175,9 +202,13 @@ bool is_page_navigation(const request& req, std::string_view api_prefix) noexcep
   if (!accept || accept->find("text/html") == std::string_view::npos) return false;
   std::string_view path = req.path;
   if (!api_prefix.empty()) {
+    // "/api" and "/api/" both cover /api and /api/..., but not /apiary.
     std::string_view bare_prefix =
         api_prefix.ends_with('/') ? api_prefix.substr(0, api_prefix.size() - 1) : api_prefix;
-    if (path.starts_with(api_prefix) || path == bare_prefix) return false;
+    if (path.starts_with(bare_prefix) &&
+        (path.size() == bare_prefix.size() || path[bare_prefix.size()] == '/')) {
+      return false;
+    }
   }
   std::string_view last = path.substr(path.rfind('/') + 1);
   return last.find('.') == std::string_view::npos;
@@ -257,7 +288,7 @@ void static_files::serve(const request& req, responder& out, std::uint64_t now_m
   }
   // A precompressed sibling, when the client takes it. Ranges are served from the file itself,
   // so that their offsets mean the same thing whatever the client accepts.
-  if ((file->has_br || file->has_gzip) && !req.header_value("Range")) {
+  if ((file->has_br || file->has_gzip) && !wants_range(req)) {
     if (auto accepted = req.header_value("Accept-Encoding")) {
       const cached_file* variant = nullptr;
       if (file->has_br && accepts_encoding(*accepted, "br"))
@@ -316,7 +347,8 @@ void static_files::respond(const request& req, const cached_file& file, const st
   auto size = static_cast<std::uint64_t>(file.size);
   byte_range range{0, size == 0 ? 0 : size - 1};
   int status = 200;
-  if (auto requested = req.header_value("Range"); requested && file.encoding.empty()) {
+  if (auto requested = req.header_value("Range");
+      requested && wants_range(req) && file.encoding.empty()) {
     // If-Range: the range only when the client's copy is still the current one.
     bool current = true;
     if (auto if_range = req.header_value("If-Range")) {
@@ -473,8 +505,11 @@ std::shared_ptr<static_files::cached_file> static_files::load(const std::string&
         }
         char date[http_date::length];
         http_date::format(status.st_mtim.tv_sec, date);
+        // The nanoseconds too: a same-size rewrite within the second must change the tag.
         file->etag.assign("\"");
         append_number(file->etag, static_cast<std::uint64_t>(status.st_mtim.tv_sec), 16);
+        file->etag.push_back('.');
+        append_number(file->etag, static_cast<std::uint64_t>(status.st_mtim.tv_nsec), 16);
         file->etag.push_back('-');
         append_number(file->etag, static_cast<std::uint64_t>(status.st_size), 16);
         file->etag.push_back('"');
@@ -500,8 +535,18 @@ std::shared_ptr<static_files::cached_file> static_files::load(const std::string&
 }
 
 void static_files::redirect_to_directory(const request& req, responder& out) noexcept {
+  // The path names a directory already ("/docs/" whose index.html is a directory): adding
+  // another slash would redirect for ever.
+  if (req.path.ends_with('/')) {
+    out.send_status(404);
+    return;
+  }
+  // "//host" in Location would send the browser to another site: one leading slash only.
+  std::string_view path = req.path;
+  while (path.size() > 1 && path[1] == '/')
+    path.remove_prefix(1);
   try {
-    scratch_.assign("Location: ").append(req.path).append("/");
+    scratch_.assign("Location: ").append(path).append("/");
     if (!req.query.empty()) scratch_.append("?").append(req.query);
     scratch_.append("\r\n");
     out.send_status(301, scratch_);

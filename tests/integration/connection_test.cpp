@@ -22,6 +22,8 @@ const std::string& www() {
     std::ofstream(std::string(path) + "/b.txt") << "bb";
     std::ofstream(std::string(path) + "/c.txt") << "ccc";
     std::ofstream(std::string(path) + "/4k.bin") << std::string(4096, 'k');
+    // Bigger than a worker's output batch: the parser pauses after its request.
+    std::ofstream(std::string(path) + "/300k.bin") << std::string(300 * 1024, 'm');
     return std::string(path);
   }();
   return root;
@@ -165,6 +167,19 @@ TEST_CASE("a deep pipeline of 4 KiB files comes back whole and in order", "[conn
     REQUIRE(response);
     REQUIRE(response->status == 200);
     REQUIRE(response->body == (i % 2 ? std::string(4096, 'k') : "a"));
+  }
+}
+
+TEST_CASE("keep-alive goes on after a response bigger than the output batch", "[connection]") {
+  // Regression: the pause after a big response once swallowed the next request on the
+  // connection, which then waited for keepalive to expire.
+  kiln_process kiln(serve_www());
+  http_client client(kiln.port());
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(client.send(get("/300k.bin")));
+    auto response = client.read_response(false, 5s);
+    REQUIRE(response);
+    CHECK(response->body.size() == 300 * 1024);
   }
 }
 

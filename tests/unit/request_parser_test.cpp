@@ -185,6 +185,22 @@ TEST_CASE("rebase moves an unfinished head to another buffer", "[request_parser]
   CHECK(parser.head_start() == nullptr);
 }
 
+TEST_CASE("feeding after a pause goes on without an explicit resume", "[request_parser]") {
+  recording_sink sink(true);
+  request_limits limits;
+  request_parser parser(limits, sink);
+  std::string first = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  auto result = parser.feed(first.data(), first.size());
+  REQUIRE(result.state == request_parser::status::paused);
+  CHECK(result.consumed == first.size());
+  // The next read arrives in the same place in memory, as reads into a shared buffer do.
+  std::string second = "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n";
+  result = parser.feed(second.data(), second.size());
+  CHECK(result.consumed == second.size());
+  REQUIRE(sink.requests.size() == 2);
+  CHECK(sink.requests[1].target == "/2");
+}
+
 TEST_CASE("errors are sticky", "[request_parser]") {
   recording_sink sink(false);
   request_limits limits;

@@ -1,0 +1,546 @@
+#include "static_files.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+namespace kiln::test {
+namespace {
+
+struct resolved {
+  path_verdict verdict;
+  std::string relative;
+};
+
+resolved resolve(std::string_view encoded_path) {
+  std::string relative = "left over from an earlier request";
+  auto verdict = to_relative_path(encoded_path, relative);
+  return {verdict, verdict == path_verdict::file ? relative : std::string()};
+}
+
+request make_request(std::string_view method, std::string_view path,
+                     std::vector<header> headers = {}) {
+  request req;
+  req.method = method;
+  req.target = path;
+  req.path = path;
+  req.headers = std::move(headers);
+  return req;
+}
+
+// What static_files answered, as a connection would have sent it (the body of a file read back
+// from the descriptor it handed over).
+struct answer {
+  int status = 0;
+  std::string headers;
+  std::string body;
+  bool streamed = false;
+  int calls = 0;
+};
+
+class recording_responder final : public responder {
+ public:
+  answer last;
+
+  void send(int status, std::string_view headers, std::string_view more_headers,
+            std::string_view body) noexcept override {
+    record(status, headers, more_headers, body);
+  }
+  void send_shared(int status, std::string_view headers, std::string_view more_headers,
+                   output_batch::shared_bytes, std::string_view body) noexcept override {
+    record(status, headers, more_headers, body);
+  }
+  void send_file(int status, std::string_view headers, std::string_view more_headers, int fd,
+                 std::uint64_t offset, std::uint64_t length) noexcept override {
+    std::string body(length, '\0');
+    std::size_t done = 0;
+    while (done < length) {
+      ssize_t n = ::pread(fd, body.data() + done, length - done, static_cast<off_t>(offset + done));
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    body.resize(done);
+    ::close(fd);
+    record(status, headers, more_headers, body);
+    last.streamed = true;
+  }
+  void send_status(int status, std::string_view headers) noexcept override {
+    record(status, "Content-Type: text/plain; charset=utf-8\r\n", headers, std::to_string(status));
+  }
+
+ private:
+  void record(int status, std::string_view headers, std::string_view more_headers,
+              std::string_view body) {
+    int calls = last.calls + 1;
+    last = {};
+    last.calls = calls;
+    last.status = status;
+    last.headers.append(headers).append(more_headers);
+    last.body = body;
+  }
+};
+
+// A temporary directory, removed with everything in it at the end of the test.
+class temporary_directory {
+ public:
+  temporary_directory() {
+    char path[] = "/tmp/kiln-static-unit-XXXXXX";
+    REQUIRE(mkdtemp(path) != nullptr);
+    path_ = path;
+  }
+  ~temporary_directory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  temporary_directory(const temporary_directory&) = delete;
+  temporary_directory& operator=(const temporary_directory&) = delete;
+
+  const std::string& path() const noexcept { return path_; }
+  std::string operator/(std::string_view relative) const {
+    return path_ + "/" + std::string(relative);
+  }
+  void write(std::string_view relative, std::string_view contents) const {
+    std::filesystem::path file = *this / relative;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << contents;
+    REQUIRE(out.good());
+  }
+
+ private:
+  std::string path_;
+};
+
+answer serve(static_files& files, std::string_view path, std::uint64_t now_ms = 1000,
+             std::vector<header> headers = {}) {
+  recording_responder out;
+  auto req = make_request("GET", path, std::move(headers));
+  files.serve(req, out, now_ms);
+  CHECK(out.last.calls == 1);
+  return out.last;
+}
+
+bool has_header(const answer& a, std::string_view line) {
+  return a.headers.find(std::string(line) + "\r\n") != std::string::npos;
+}
+
+// A root with a regular file, a symlink to it, a symlink out of the root and a symlinked
+// directory out of the root.
+struct symlink_tree {
+  temporary_directory root;
+  temporary_directory outside;
+  symlink_tree() {
+    root.write("real.txt", "inside");
+    root.write("nested/deeper/file.txt", "nested file");
+    outside.write("secret.txt", "SECRET");
+    REQUIRE(::symlink("real.txt", (root / "alias.txt").c_str()) == 0);
+    REQUIRE(::symlink("../real.txt", (root / "nested/up.txt").c_str()) == 0);
+    REQUIRE(::symlink((outside / "secret.txt").c_str(), (root / "leak.txt").c_str()) == 0);
+    // Climbs above / and back down: ".." at the root stays at the root.
+    std::string climb;
+    for (int i = 0; i < 20; ++i)
+      climb += "../";
+    climb += (outside / "secret.txt").substr(1);
+    REQUIRE(::symlink(climb.c_str(), (root / "relative-leak.txt").c_str()) == 0);
+    REQUIRE(::symlink(outside.path().c_str(), (root / "outdir").c_str()) == 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("to_relative_path decodes paths below the root", "[static_files]") {
+  auto check_file = [](std::string_view path, std::string_view expected) {
+    INFO(path);
+    auto r = resolve(path);
+    CHECK(r.verdict == path_verdict::file);
+    CHECK(r.relative == expected);
+  };
+  check_file("/index.html", "index.html");
+  check_file("/assets/app.js", "assets/app.js");
+  check_file("/assets/app%201.js", "assets/app 1.js");
+  check_file("/caf%C3%A9.txt", "caf\xC3\xA9.txt");
+  check_file("/a+b.txt", "a+b.txt");
+  check_file("/%61%62c", "abc");
+  check_file("/a.b.c/d..e", "a.b.c/d..e");
+  // Empty and "." segments vanish.
+  check_file("//a///b", "a/b");
+  check_file("/a/./b", "a/b");
+  check_file("/./a", "a");
+  check_file("/a/%2e/b", "a/b");
+  // A directory names its index.html.
+  check_file("/", "index.html");
+  check_file("//", "index.html");
+  check_file("/.", "index.html");
+  check_file("/./", "index.html");
+  check_file("/docs/", "docs/index.html");
+  check_file("/docs//", "docs/index.html");
+  check_file("/docs/.", "docs");  // A directory without its slash: redirected to add it.
+  check_file("/docs%2f", "docs/index.html");
+  check_file("/a/b/c/", "a/b/c/index.html");
+}
+
+TEST_CASE("to_relative_path refuses every way out of the root", "[static_files]") {
+  for (const char* path : {
+           "/..",
+           "/../",
+           "/../etc/passwd",
+           "/../../../../etc/passwd",
+           "/a/..",
+           "/a/../b",
+           "/a/b/../../..",
+           "/%2e%2e",
+           "/%2E%2E",
+           "/%2E%2e%2f",
+           "/.%2e/etc/passwd",
+           "/%2e./etc/passwd",
+           "/..%2f",
+           "/..%2fetc%2fpasswd",
+           "/..%2f..%2fetc/passwd",
+           "/%2f..",
+           "/%2f%2e%2e%2fetc",
+           "/a/%2e%2e/%2e%2e/etc/passwd",
+           "/a%2f..%2f..%2fb",
+           // Backslashes, literal or encoded, are not separators here, and never allowed.
+           "/a\\b",
+           "/..\\..\\etc\\passwd",
+           "/a%5cb",
+           "/a%5c..%5c..",
+           "/a%5C..%5C..%5Cetc",
+           // NUL bytes would cut the path short in the kernel.
+           "/%00",
+           "/index.html%00.png",
+           "/a%00/b",
+           // Malformed escapes.
+           "/%zz",
+           "/%4",
+           "/%",
+           "/a%",
+           "/a%2",
+           "/%g0",
+           "/%0g",
+           "/a%2x",
+           "/%%41",
+           // Not a path at all.
+           "",
+           "index.html",
+           "a/b",
+           "*",
+       }) {
+    INFO('"' << path << '"');
+    CHECK(resolve(path).verdict == path_verdict::bad_request);
+  }
+}
+
+TEST_CASE("to_relative_path hides dotfiles but serves .well-known", "[static_files]") {
+  for (const char* path : {
+           "/.env",
+           "/.git/config",
+           "/.git/",
+           "/.htaccess",
+           "/a/.hidden",
+           "/a/.hidden/b.txt",
+           "/%2eenv",
+           "/%2Egit/config",
+           "/...",
+           "/.well-known/.secret",
+           "/a/.well-known/x",
+           "/.well-knownx/a",
+           "/.Well-Known/a",
+       }) {
+    INFO('"' << path << '"');
+    CHECK(resolve(path).verdict == path_verdict::not_found);
+  }
+  // RFC 8615's well-known locations (security.txt, assetlinks.json, ACME challenges) are files
+  // a site must be able to publish.
+  CHECK(resolve("/.well-known/security.txt").relative == ".well-known/security.txt");
+  CHECK(resolve("/.well-known/acme-challenge/x1").relative == ".well-known/acme-challenge/x1");
+  CHECK(resolve("/%2ewell-known/security.txt").relative == ".well-known/security.txt");
+  CHECK(resolve("/.well-known/").relative == ".well-known/index.html");
+  CHECK(resolve("/.well-known/../x").verdict == path_verdict::bad_request);
+}
+
+TEST_CASE("is_content_hashed recognises bundler hashes", "[static_files]") {
+  for (const char* name : {
+           "index-BxG3a9kF.js",   // Vite.
+           "index-Bx_3a-kF.css",  // Vite's alphabet has _ and -.
+           "About-CqYzUa0Q.js",
+           "assets/index-BxG3a9kF.js",  // With a directory.
+           "vendor-DmZpLqWx.js",        // Letters only, but both cases at random.
+           "app.3f9a1c2b.js",           // webpack [contenthash:8].
+           "app.3f9a1c2b.css",
+           "main.0123456789abcdef0123.js",  // webpack's 20 hex digits.
+           "chunk.a1b2c3d4e5f60718293a.js",
+           "static/js/main.8e3c1f2a.js",  // create-react-app.
+           "logo.5d5d9eef.svg",
+           "font-Ab3dEf9h.woff2",
+           "v1.2/app.3f9a1c2b.js",
+       }) {
+    INFO(name);
+    CHECK(is_content_hashed(name));
+  }
+}
+
+TEST_CASE("is_content_hashed leaves ordinary names alone", "[static_files]") {
+  for (const char* name : {
+           "index.html",
+           "index-settings.js",
+           "user-settings.css",
+           "main.min.js",
+           "jquery-3.6.0.min.js",
+           "jquery-3.6.0.js",
+           "bootstrap.bundle.min.js",
+           "favicon.ico",
+           "logo.png",
+           "robots.txt",
+           "manifest.webmanifest",
+           "app.js",
+           "app",
+           ".hidden",
+           "",
+           "a.b",
+           "abcdefgh.js",
+           "12345678",
+           "app.3f9a1c2b",          // No extension after the hash: the hash is the extension.
+           "app-3f9a1c2b",          // Likewise.
+           "app.3f9a1c2.js",        // Seven characters are not enough.
+           "moment.timezone.js",    // Eight letters of one case are a word.
+           "jquery.dataTables.js",  // And so are camelCase words.
+           "icon-FileText.svg",
+           "vendor-ReactDom.js",
+           "user-Settings.js",
+           "assets.3f9a1c2b/logo.png",  // A hash in a directory name says nothing of the file.
+           "app.3f9a1c2b.js/",          // Nor in a directory.
+           "app.3f9a1c!b.js",
+       }) {
+    INFO('"' << name << '"');
+    CHECK_FALSE(is_content_hashed(name));
+  }
+}
+
+TEST_CASE("is_page_navigation: browser navigations outside the API", "[static_files]") {
+  const std::vector<header> html = {{"Accept", "text/html,application/xhtml+xml,*/*;q=0.8"}};
+  auto navigation = [&](std::string_view method, std::string_view path, std::vector<header> headers,
+                        std::string_view prefix = "/api/") {
+    return is_page_navigation(make_request(method, path, std::move(headers)), prefix);
+  };
+  CHECK(navigation("GET", "/", html));
+  CHECK(navigation("GET", "/some/page", html));
+  CHECK(navigation("HEAD", "/some/page", html));
+  CHECK(navigation("GET", "/some/page/", html));
+  CHECK(navigation("GET", "/books/7", html));
+  CHECK(navigation("GET", "/v1.2/page", html));  // Dots in earlier segments do not matter.
+  CHECK(navigation("GET", "/page", {{"accept", "text/html"}}));
+  CHECK(navigation("GET", "/page", {{"X-Other", "1"}, {"Accept", "text/html"}}));
+
+  // Methods other than GET and HEAD.
+  CHECK_FALSE(navigation("POST", "/some/page", html));
+  CHECK_FALSE(navigation("PUT", "/some/page", html));
+  CHECK_FALSE(navigation("DELETE", "/some/page", html));
+  CHECK_FALSE(navigation("OPTIONS", "/some/page", html));
+  // No Accept, or one without text/html (fetch() and XHR send */* or application/json).
+  CHECK_FALSE(navigation("GET", "/some/page", {}));
+  CHECK_FALSE(navigation("GET", "/some/page", {{"Accept", "*/*"}}));
+  CHECK_FALSE(navigation("GET", "/some/page", {{"Accept", "application/json"}}));
+  CHECK_FALSE(navigation("GET", "/some/page", {{"Accept", ""}}));
+  // An extension in the last segment: a missing asset, not a page.
+  CHECK_FALSE(navigation("GET", "/assets/nope.js", html));
+  CHECK_FALSE(navigation("GET", "/favicon.ico", html));
+  CHECK_FALSE(navigation("GET", "/page.html", html));
+  CHECK_FALSE(navigation("GET", "/a/b.c", html));
+}
+
+TEST_CASE("is_page_navigation: the API prefix, with and without its slash", "[static_files]") {
+  const std::vector<header> html = {{"Accept", "text/html"}};
+  auto navigation = [&](std::string_view path, std::string_view prefix) {
+    return is_page_navigation(make_request("GET", path, html), prefix);
+  };
+  for (std::string_view prefix : {"/api/", "/api"}) {
+    INFO("prefix " << prefix);
+    CHECK_FALSE(navigation("/api", prefix));
+    CHECK_FALSE(navigation("/api/", prefix));
+    CHECK_FALSE(navigation("/api/x", prefix));
+    CHECK_FALSE(navigation("/api/books/7", prefix));
+    // Paths that merely start with the same letters are pages.
+    CHECK(navigation("/apiary", prefix));
+    CHECK(navigation("/apis/x", prefix));
+    CHECK(navigation("/x/api/y", prefix));
+  }
+  CHECK_FALSE(navigation("/backend/x", "/backend/"));
+  CHECK_FALSE(navigation("/backend", "/backend/"));
+  CHECK(navigation("/api/x", "/backend/"));
+  // No prefix: nothing is API.
+  CHECK(navigation("/api/x", ""));
+}
+
+TEST_CASE("static_files answers files, 404s and 405s", "[static_files]") {
+  temporary_directory root;
+  root.write("index.html", "<h1>home</h1>");
+  root.write("docs/index.html", "docs");
+  root.write(".env", "SECRET=1");
+  static_files files({root.path()});
+
+  auto a = serve(files, "/");
+  CHECK(a.status == 200);
+  CHECK(a.body == "<h1>home</h1>");
+  CHECK(has_header(a, "Content-Type: text/html; charset=utf-8"));
+  CHECK(has_header(a, "Cache-Control: no-cache"));
+
+  CHECK(serve(files, "/docs/").body == "docs");
+  a = serve(files, "/docs");
+  CHECK(a.status == 301);
+  CHECK(has_header(a, "Location: /docs/"));
+  CHECK(serve(files, "/nope.txt").status == 404);
+  CHECK(serve(files, "/.env").status == 404);
+  CHECK(serve(files, "/../etc/passwd").status == 400);
+
+  recording_responder out;
+  auto post = make_request("POST", "/index.html");
+  files.serve(post, out, 1000);
+  CHECK(out.last.status == 405);
+  CHECK(has_header(out.last, "Allow: GET, HEAD"));
+}
+
+TEST_CASE("static_files redirects to a directory's slash, on this site only", "[static_files]") {
+  temporary_directory root;
+  root.write("docs/index.html", "docs");
+  root.write("odd/index.html/index.html", "a directory called index.html");
+  static_files files({root.path()});
+  auto a = serve(files, "//docs");
+  CHECK(a.status == 301);
+  CHECK(has_header(a, "Location: /docs/"));
+  a = serve(files, "///docs");
+  CHECK(has_header(a, "Location: /docs/"));
+  // A directory where index.html should be is not redirected to itself for ever.
+  CHECK(serve(files, "/odd/").status == 404);
+  CHECK(serve(files, "/odd//").status == 404);
+  a = serve(files, "/odd/index.html");
+  CHECK(a.status == 301);
+  CHECK(has_header(a, "Location: /odd/index.html/"));
+}
+
+TEST_CASE("static_files looks at the disk again once a second", "[static_files]") {
+  temporary_directory root;
+  root.write("page.txt", "first");
+  static_files files({root.path()});
+  CHECK(serve(files, "/page.txt", 10'000).body == "first");
+  root.write("page.txt", "second version");
+  // Within the second the cached copy is trusted; after it the change is seen.
+  CHECK(serve(files, "/page.txt", 10'500).body == "first");
+  CHECK(serve(files, "/page.txt", 11'000).body == "second version");
+  std::filesystem::remove(root / "page.txt");
+  CHECK(serve(files, "/page.txt", 11'500).body == "second version");
+  CHECK(serve(files, "/page.txt", 12'000).status == 404);
+}
+
+TEST_CASE("static_files: a same-size rewrite in the same second changes the ETag",
+          "[static_files]") {
+  temporary_directory root;
+  root.write("page.txt", "one");
+  auto set_mtime = [&](long nanoseconds) {
+    struct timespec times[2] = {{1609459200, nanoseconds}, {1609459200, nanoseconds}};
+    REQUIRE(::utimensat(AT_FDCWD, (root / "page.txt").c_str(), times, 0) == 0);
+  };
+  set_mtime(100'000'000);
+  static_files files({root.path()});
+  auto before = serve(files, "/page.txt", 10'000);
+  REQUIRE(before.status == 200);
+  root.write("page.txt", "two");
+  set_mtime(200'000'000);
+  auto after = serve(files, "/page.txt", 11'000);
+  CHECK(after.body == "two");
+  CHECK(has_header(before, "Last-Modified: Fri, 01 Jan 2021 00:00:00 GMT"));
+  CHECK(has_header(after, "Last-Modified: Fri, 01 Jan 2021 00:00:00 GMT"));
+  auto etag = [](const answer& a) {
+    auto start = a.headers.find("ETag: ");
+    REQUIRE(start != std::string::npos);
+    start += 6;
+    return a.headers.substr(start, a.headers.find("\r\n", start) - start);
+  };
+  CHECK(etag(before) != etag(after));
+  // The old tag no longer matches: a client holding "one" must not be told it is current.
+  auto conditional = serve(files, "/page.txt", 11'000, {{"If-None-Match", etag(before)}});
+  CHECK(conditional.status == 200);
+  CHECK(conditional.body == "two");
+}
+
+TEST_CASE("static_files: HEAD ignores Range", "[static_files]") {
+  temporary_directory root;
+  root.write("letters.txt", "abcdefghij");
+  static_files files({root.path()});
+  recording_responder out;
+  std::vector<header> range = {{"Range", "bytes=0-3"}};
+  auto head = make_request("HEAD", "/letters.txt", range);
+  files.serve(head, out, 1000);
+  CHECK(out.last.status == 200);
+  CHECK(out.last.headers.find("Content-Range") == std::string::npos);
+  auto get = make_request("GET", "/letters.txt", range);
+  files.serve(get, out, 1000);
+  CHECK(out.last.status == 206);
+  CHECK(out.last.body == "abcd");
+}
+
+TEST_CASE("static_files with openat2: symlinks inside the root only", "[static_files]") {
+  symlink_tree tree;
+  static_files files({tree.root.path()});
+  auto a = serve(files, "/real.txt");
+  CHECK(a.status == 200);
+  CHECK(a.body == "inside");
+  a = serve(files, "/alias.txt");
+  CHECK(a.status == 200);
+  CHECK(a.body == "inside");
+  a = serve(files, "/nested/up.txt");
+  CHECK(a.status == 200);
+  CHECK(a.body == "inside");
+  CHECK(serve(files, "/nested/deeper/file.txt").body == "nested file");
+  for (const char* escape : {"/leak.txt", "/relative-leak.txt", "/outdir/secret.txt"}) {
+    INFO(escape);
+    a = serve(files, escape);
+    CHECK(a.status == 404);
+    CHECK(a.body.find("SECRET") == std::string::npos);
+  }
+}
+
+TEST_CASE("static_files without openat2 follows no symlink at all", "[static_files]") {
+  symlink_tree tree;
+  static_files files({tree.root.path()});
+  files.use_openat2(false);
+  auto a = serve(files, "/real.txt");
+  CHECK(a.status == 200);
+  CHECK(a.body == "inside");
+  CHECK(serve(files, "/nested/deeper/file.txt").body == "nested file");
+  a = serve(files, "/nested/deeper/");
+  CHECK(a.status == 404);
+  a = serve(files, "/nested");
+  CHECK(a.status == 301);
+  for (const char* link :
+       {"/leak.txt", "/relative-leak.txt", "/outdir/secret.txt", "/alias.txt", "/nested/up.txt"}) {
+    INFO(link);
+    a = serve(files, link);
+    CHECK(a.status == 404);
+    CHECK(a.body.find("SECRET") == std::string::npos);
+    CHECK(a.body.find("inside") == std::string::npos);
+  }
+}
+
+TEST_CASE("static_files streams files above 1 MiB from their descriptor", "[static_files]") {
+  temporary_directory root;
+  std::string big(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i)
+    big[i] = static_cast<char>((i * 7919) >> 3);
+  root.write("big.bin", big);
+  static_files files({root.path()});
+  auto a = serve(files, "/big.bin");
+  CHECK(a.status == 200);
+  CHECK(a.streamed);
+  CHECK(a.body == big);
+  a = serve(files, "/big.bin", 1000, {{"Range", "bytes=1048570-1048589"}});
+  CHECK(a.status == 206);
+  CHECK(a.streamed);
+  CHECK(a.body == big.substr(1048570, 20));
+  CHECK(has_header(a, "Content-Range: bytes 1048570-1048589/" + std::to_string(big.size())));
+}
+
+}  // namespace kiln::test
