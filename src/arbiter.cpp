@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
@@ -187,6 +188,7 @@ int arbiter::run() {
     }
     reap_workers();
     murder_workers();
+    if (config_.values.reload) reload_if_changed();
     manage_workers();
   }
   if (new_master_ != 0) {
@@ -371,6 +373,7 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != pid_) _exit(0);
   set_process_title(fmt::format("kiln: worker {}", number));
+  init_worker_logging();
   int code = 0;
   try {
     drop_privileges(config_.values);
@@ -380,8 +383,10 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
     code = server.run();
   } catch (const std::exception& error) {
     spdlog::error("Worker failed to boot: {}", error.what());
+    shutdown_logging();
     _exit(worker_boot_failed);
   }
+  shutdown_logging();
   // _exit: the master's objects, copied into this process by fork, are not this process's to
   // destroy (its unix socket files, its pidfile).
   _exit(code);
@@ -603,6 +608,21 @@ void arbiter::reload() {
   target_ = static_cast<std::size_t>(config_.values.workers);
   ++generation_;
   spdlog::info("Reloaded the configuration: starting {} new workers", target_);
+}
+
+void arbiter::reload_if_changed() {
+  if (config_.file.empty() || state_ != state::running) return;
+  struct stat status {};
+  if (::stat(config_.file.c_str(), &status) != 0) return;  // Mid-save: look again next turn.
+  auto modified = status.st_mtim.tv_sec * 1000000000LL + status.st_mtim.tv_nsec;
+  if (config_modified_ns_ == 0) {
+    config_modified_ns_ = modified;
+    return;
+  }
+  if (modified == config_modified_ns_) return;
+  config_modified_ns_ = modified;
+  spdlog::info("{} changed: reloading", config_.file);
+  reload();
 }
 
 void arbiter::reexec() {

@@ -67,6 +67,8 @@ class arbiter {
   void stop_worker(worker_process& process, int signal);
   void stop(bool graceful);
   void reload();
+  // With the reload setting: reloads when the configuration file's modification time changes.
+  void reload_if_changed();
   void reexec();
   void reopen_logs();
   void worker_failed_to_boot(const worker_process& process);
@@ -97,6 +99,7 @@ class arbiter {
   std::uint64_t stop_deadline_ms_ = 0;
   std::uint64_t respawn_after_ms_ = 0;  // Crash back-off: no spawning before this.
   std::uint64_t backoff_ms_ = 0;
+  long long config_modified_ns_ = 0;
   int exit_code_ = 0;
 };
 

@@ -1,8 +1,11 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <grp.h>
 #include <limits>
 #include <optional>
@@ -13,6 +16,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "access_log.hpp"
 #include "cpu_quota.hpp"
 #include "listener.hpp"
 
@@ -398,6 +402,23 @@ void validate(const configuration& config) {
       fail(config.origin("bind"), fmt::format("bind {}", error.what()));
     }
   }
+  try {
+    access_log::check_format(config.values.access_log_format);
+  } catch (const std::invalid_argument& error) {
+    fail(config.origin("access_log_format"), fmt::format("access_log_format: {}", error.what()));
+  }
+  for (const char* name : {"error_log", "access_log"}) {
+    const std::string& path =
+        name == std::string_view("error_log") ? config.values.error_log : config.values.access_log;
+    if (path.empty() || path == "-") continue;
+    // Found out now, with the setting's name, rather than as a worker that cannot start.
+    if (FILE* file = std::fopen(path.c_str(), "a")) {
+      std::fclose(file);
+    } else {
+      fail(config.origin(name),
+           fmt::format("{} \"{}\" cannot be opened: {}", name, path, std::strerror(errno)));
+    }
+  }
   const auto& root = config.values.static_root;
   struct stat status {};
   if (!root.empty() && (stat(root.c_str(), &status) != 0 || !S_ISDIR(status.st_mode))) {
@@ -728,8 +749,14 @@ std::string help_text() {
     }
     std::string flag = info.short_flag ? fmt::format("-{}, {}", info.short_flag, info.flag())
                                        : fmt::format("    {}", info.flag());
-    text += fmt::format("  {} ({}; default {})\n", flag, info.type_name(),
-                        info.default_value.empty() ? "none" : info.default_value);
+    std::string line = fmt::format("  {} ({}; default {})", flag, info.type_name(),
+                                   info.default_value.empty() ? "none" : info.default_value);
+    if (line.size() > 96) {
+      // A long default gets a line of its own.
+      line =
+          fmt::format("  {} ({})\n        Default: {}", flag, info.type_name(), info.default_value);
+    }
+    text += line + "\n";
     text += wrap(info.help, "        ", 96);
   }
   return text;

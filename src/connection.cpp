@@ -1,11 +1,13 @@
 #include "connection.hpp"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
 #include <new>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "worker.hpp"
@@ -175,6 +177,7 @@ void connection::on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buff
 
 void connection::received(const char* data, std::size_t size) noexcept {
   if (lingering_) return;  // Whatever arrives after an error response is read and dropped.
+  if (!parser_.inside_request() && worker_.access() != nullptr) request_started_ns_ = uv_hrtime();
   bool into_carry = carry_ && data == carry_.get() + carry_size_;
   if (into_carry) carry_size_ += static_cast<std::uint32_t>(size);
   parse(data, size);
@@ -259,7 +262,24 @@ bool connection::on_request_complete(request& req) noexcept {
     mode_ = req.version_minor == 0 ? connection_mode::keep_alive_1_0 : connection_mode::keep_alive;
   }
   head_request_ = req.method == "HEAD";
+  access_log* log = worker_.access();
+  if (log != nullptr || worker_.wants_peer()) req.peer = peer();
+  if (log != nullptr) worker_.assign_request_id(req);
   worker_.handle(req, *this);
+  if (log != nullptr) {
+    std::uint64_t now = uv_hrtime();
+    if (worker_.logs(req)) {
+      log->write({.req = req,
+                  .peer = req.peer,
+                  .request_id = req.request_id,
+                  .status = response_status_,
+                  .bytes = response_bytes_,
+                  .duration_us = (now - request_started_ns_) / 1000,
+                  .response_headers = response_headers_});
+    }
+    worker_.clear_request_id();
+    request_started_ns_ = now;  // A request pipelined behind this one has begun.
+  }
   // A large upload's buffer is not kept for the idle connection's whole life.
   if (req.body.capacity() > 64 * 1024) std::string().swap(req.body);
   // A streamed body goes out before anything pipelined after it is even parsed.
@@ -278,10 +298,14 @@ bool connection::on_request_complete(request& req) noexcept {
 
 void connection::append_head(int status, std::string_view headers, std::string_view more_headers,
                              std::size_t body_size) noexcept {
+  bool has_body = status_has_body(status);
   append_response_head(
-      worker_.batch().text(), status, headers, more_headers,
-      status_has_body(status) ? std::optional<std::uint64_t>(body_size) : std::nullopt, mode_,
-      worker_.date());
+      worker_.batch().text(), status, {headers, more_headers, worker_.request_id_line()},
+      has_body ? std::optional<std::uint64_t>(body_size) : std::nullopt, mode_, worker_.date());
+  // What the access log says of this response.
+  response_status_ = status;
+  response_bytes_ = has_body && !head_request_ ? body_size : 0;
+  response_headers_ = headers;
 }
 
 void connection::send(int status, std::string_view headers, std::string_view more_headers,
@@ -545,6 +569,32 @@ void connection::close() noexcept {
   closing_ = true;
   unlink();
   uv_close(&handle_.handle, on_close);
+}
+
+std::string_view connection::peer() noexcept {
+  if (!peer_.empty()) return peer_;
+  sockaddr_storage address{};
+  int length = sizeof address;
+  if (handle_.handle.type != UV_TCP ||
+      uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    peer_ = "-";  // A unix socket's peer has no address.
+    return peer_;
+  }
+  char host[INET6_ADDRSTRLEN] = {};
+  try {
+    if (address.ss_family == AF_INET6) {
+      const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+      uv_ip6_name(&v6, host, sizeof host);
+      peer_ = fmt::format("[{}]:{}", host, ntohs(v6.sin6_port));
+    } else {
+      const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+      uv_ip4_name(&v4, host, sizeof host);
+      peer_ = fmt::format("{}:{}", host, ntohs(v4.sin_port));
+    }
+  } catch (const std::bad_alloc&) {
+    peer_.clear();
+  }
+  return peer_;
 }
 
 void connection::on_close(uv_handle_t* handle) noexcept {

@@ -113,12 +113,20 @@ class connection final : public timeout_link, private request_sink, private resp
   void send_status(int status, std::string_view headers) noexcept override;
   void append_head(int status, std::string_view headers, std::string_view more_headers,
                    std::size_t body_size) noexcept;
+  // The client's address, "127.0.0.1:50312", looked up once.
+  std::string_view peer() noexcept;
 
   worker& worker_;
   stream_handle handle_;
   request_parser parser_;
   std::unique_ptr<uv_shutdown_t> shutdown_;
   std::unique_ptr<file_stream> stream_;  // A response body being streamed from a file.
+  std::string peer_;
+  // For the access log: when the request began, and what its response was.
+  std::uint64_t request_started_ns_ = 0;
+  std::uint64_t response_bytes_ = 0;
+  std::string_view response_headers_;
+  int response_status_ = 0;
   // Bytes kept between reads: [0, carry_parsed_) is an unfinished head llhttp has seen,
   // [carry_parsed_, carry_size_) are pipelined bytes it has not.
   std::unique_ptr<char[]> carry_;

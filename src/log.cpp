@@ -1,8 +1,13 @@
 #include "log.hpp"
 
 #include <memory>
+#include <mutex>
+#include <vector>
 
+#include <spdlog/async.h>
+#include <spdlog/details/file_helper.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -45,6 +50,28 @@ class level_flag final : public spdlog::custom_flag_formatter {
   }
 };
 
+// Appends to a file, and opens it again on reopen(): after logrotate has moved the old file
+// away, the next lines go to a new file of the same name.
+class reopenable_file_sink final : public spdlog::sinks::base_sink<std::mutex>, public reopenable {
+ public:
+  explicit reopenable_file_sink(const std::string& path) { file_.open(path, false); }
+  void reopen() override {
+    std::lock_guard lock(mutex_);
+    file_.reopen(false);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(message, formatted);
+    file_.write(formatted);
+  }
+  void flush_() override { file_.flush(); }
+
+ private:
+  spdlog::details::file_helper file_;
+};
+
 spdlog::level::level_enum parse_level(std::string_view level) {
   if (level == "debug") return spdlog::level::debug;
   if (level == "warning") return spdlog::level::warn;
@@ -53,24 +80,60 @@ spdlog::level::level_enum parse_level(std::string_view level) {
   return spdlog::level::info;
 }
 
+// Every sink that writes to a file, for reopen_log_files().
+std::vector<std::shared_ptr<reopenable>> files;
+
 }  // namespace
 
-void init_logging(std::string_view level) {
-  auto logger =
-      std::make_shared<spdlog::logger>("kiln", std::make_shared<spdlog::sinks::stderr_sink_st>());
+spdlog::sink_ptr open_log_sink(const std::string& destination) {
+  if (destination == "-") return std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  if (destination.empty() || destination == "stderr") {
+    return std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  }
+  auto sink = std::make_shared<reopenable_file_sink>(destination);
+  files.push_back(sink);
+  return sink;
+}
+
+void init_logging(std::string_view level, const std::string& error_log) {
+  // The error log goes to stderr unless a file is named ("-" means stderr here too: stdout is
+  // the access log's).
+  auto sink = open_log_sink(error_log == "-" ? "stderr" : error_log);
+  auto logger = std::make_shared<spdlog::logger>("kiln", std::move(sink));
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<level_flag>('*').set_pattern("[%Y-%m-%d %H:%M:%S %z] [%P] [%*] %v");
   logger->set_formatter(std::move(formatter));
   logger->set_level(parse_level(level));
   // Errors reach the terminal or the collector at once; a crash must not swallow them.
-  logger->flush_on(spdlog::level::info);
+  logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
 }
 
-void set_log_level(std::string_view level) {
-  spdlog::set_level(parse_level(level));
+void init_worker_logging() {
+  // A queue and a thread of the worker's own (threads do not survive fork, so the master has
+  // none): the loop only formats and queues, and when the disk cannot keep up the oldest
+  // lines are dropped rather than the loop made to wait.
+  spdlog::init_thread_pool(8192, 1);
+  auto current = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::async_logger>(
+      "kiln", current->sinks().begin(), current->sinks().end(), spdlog::thread_pool(),
+      spdlog::async_overflow_policy::overrun_oldest);
+  logger->set_level(current->level());
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(std::move(logger));
 }
 
-void reopen_log_files() {}
+void shutdown_logging() {
+  spdlog::shutdown();
+}
+
+void set_log_level(std::string_view level) {
+  spdlog::default_logger()->set_level(parse_level(level));
+}
+
+void reopen_log_files() {
+  for (const auto& file : files)
+    file->reopen();
+}
 
 }  // namespace kiln

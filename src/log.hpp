@@ -1,19 +1,40 @@
 #pragma once
 
+#include <string>
 #include <string_view>
+
+#include <spdlog/common.h>
 
 namespace kiln {
 
-// Sends kiln's error log to stderr in gunicorn's shape, which log tooling already parses:
+// Sends kiln's error log to stderr, or to the error_log file, in gunicorn's shape, which log
+// tooling already parses:
 // "[2026-11-23 09:32:36 +0000] [1234] [INFO] Listening at: http://127.0.0.1:8000".
-// level is a log_level setting value.
-void init_logging(std::string_view level);
+// level is a log_level setting value. The master logs synchronously: it has no threads, so
+// that fork() copies nothing half-done.
+void init_logging(std::string_view level, const std::string& error_log = "");
+
+// In a worker, right after fork: the same log, written by a background thread.
+void init_worker_logging();
+
+// Writes what is queued and stops the background thread, before a worker exits.
+void shutdown_logging();
 
 // Changes the level of the running logger (on reload).
 void set_log_level(std::string_view level);
 
-// Reopens the log files after logrotate moved them (USR1). The error log goes to stderr, which
-// needs no reopening, so for now there is nothing to do.
+// A sink for a log destination: "-" is stdout, "stderr" (or empty) is stderr, anything else a
+// file that reopen_log_files() reopens.
+spdlog::sink_ptr open_log_sink(const std::string& destination);
+
+// Reopens every log file after logrotate moved it (USR1).
 void reopen_log_files();
+
+// A log file that can be opened again under its name.
+class reopenable {
+ public:
+  virtual ~reopenable() = default;
+  virtual void reopen() = 0;
+};
 
 }  // namespace kiln

@@ -85,8 +85,8 @@ std::string_view reason_phrase(int status) noexcept {
   }
 }
 
-void append_response_head(std::string& out, int status, std::string_view headers,
-                          std::string_view more_headers,
+void append_response_head(std::string& out, int status,
+                          std::initializer_list<std::string_view> header_blocks,
                           std::optional<std::uint64_t> content_length, connection_mode mode,
                           std::string_view date) {
   char number[24];
@@ -98,8 +98,8 @@ void append_response_head(std::string& out, int status, std::string_view headers
   out.append("\r\nServer: kiln\r\nDate: ");
   out.append(date);
   out.append("\r\n");
-  out.append(headers);
-  out.append(more_headers);
+  for (std::string_view block : header_blocks)
+    out.append(block);
   if (content_length) {
     out.append("Content-Length: ");
     auto length_end = std::to_chars(number, number + sizeof number, *content_length).ptr;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,11 +23,11 @@ constexpr bool status_has_body(int status) noexcept {
   return status >= 200 && status != 204 && status != 304;
 }
 
-// Appends an HTTP/1.1 status line and header block to out. headers and more_headers hold
-// preformatted "Name: value\r\n" lines; Server, Date, Content-Length (when given) and Connection
-// are added.
-void append_response_head(std::string& out, int status, std::string_view headers,
-                          std::string_view more_headers,
+// Appends an HTTP/1.1 status line and header block to out. Each of header_blocks holds
+// preformatted "Name: value\r\n" lines; Server, Date, Content-Length (when given) and
+// Connection are added.
+void append_response_head(std::string& out, int status,
+                          std::initializer_list<std::string_view> header_blocks,
                           std::optional<std::uint64_t> content_length, connection_mode mode,
                           std::string_view date);
 

@@ -112,6 +112,13 @@ const std::array registry = {
         .maximum = no_limit,
     },
     setting_info{
+        .name = "reload",
+        .section = "Processes",
+        .field = &settings::reload,
+        .default_value = "false",
+        .help = "Reload, as on HUP, when the configuration file changes. For development.",
+    },
+    setting_info{
         .name = "pid",
         .section = "Processes",
         .field = &settings::pid,
@@ -255,6 +262,39 @@ const std::array registry = {
         .default_value = "info",
         .help = "The least important error-log messages that are written.",
         .choices = "debug|info|warning|error|critical",
+    },
+    setting_info{
+        .name = "error_log",
+        .section = "Logging",
+        .field = &settings::error_log,
+        .default_value = "-",
+        .help = "Where the error log goes: \"-\" for stderr, or a file (reopened on USR1).",
+    },
+    setting_info{
+        .name = "access_log",
+        .section = "Logging",
+        .field = &settings::access_log,
+        .default_value = "",
+        .help = "Where the access log goes: empty for nowhere, \"-\" for stdout, or a file "
+                "(reopened on USR1). With it on, every request gets an X-Request-ID: the client's, "
+                "or a new one, echoed in the response.",
+    },
+    setting_info{
+        .name = "access_log_format",
+        .section = "Logging",
+        .field = &settings::access_log_format,
+        .default_value = R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")",
+        .help = "\"json\" for JSON lines, or a line of gunicorn's atoms: h remote address, t time, "
+                "r request line, m method, U path, q query, H protocol, s status, b or B bytes, "
+                "f referer, a user agent, T/M/D/L duration in s/ms/us/decimal s, p pid, i request "
+                "id, {Name}i a request header, {Name}o a response header.",
+    },
+    setting_info{
+        .name = "log_health_checks",
+        .section = "Logging",
+        .field = &settings::log_health_checks,
+        .default_value = "false",
+        .help = "Also log requests to health_path and ready_path in the access log.",
     },
 };
 

@@ -30,6 +30,7 @@ struct settings {
   std::string pid;  // The pidfile's path.
   std::string user;
   std::string group;
+  bool reload = false;
   // HTTP.
   milliseconds keepalive{};
   milliseconds header_timeout{};
@@ -47,6 +48,10 @@ struct settings {
   std::string ready_path;
   // Logging.
   std::string log_level;
+  std::string error_log;
+  std::string access_log;
+  std::string access_log_format;
+  bool log_health_checks = false;
 };
 
 // A setting's place in the struct; its alternative also gives the setting's type.

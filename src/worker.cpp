@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <sys/socket.h>
 #include <system_error>
 #include <unistd.h>
@@ -47,6 +48,10 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
       parent_(getppid()),
       keepalive_enabled_(config.keepalive.count() > 0) {
   // Everything that can fail on a setting comes before the loop owns any handle.
+  if (!config.access_log.empty()) {
+    access_log_ = std::make_unique<access_log>(config.access_log, config.access_log_format);
+    random_.seed(std::random_device{}());
+  }
   if (!config.static_root.empty()) {
     static_files_ = std::make_unique<static_files>(
         static_options{config.static_root, config.spa_fallback, config.api_prefix});
@@ -195,6 +200,27 @@ void worker::handle(request& req, responder& out) noexcept {
   } else {
     out.send_status(404);
   }
+}
+
+void worker::assign_request_id(request& req) noexcept {
+  // A client's (or a proxy's) id is kept when it is safe to echo and to log: visible ASCII.
+  auto given = req.header_value("X-Request-ID");
+  bool usable =
+      given && !given->empty() && given->size() <= 200 &&
+      std::all_of(given->begin(), given->end(), [](char c) { return c > ' ' && c < 0x7f; });
+  request_id_line_.assign("X-Request-ID: ");
+  std::size_t start = request_id_line_.size();
+  if (usable) {
+    request_id_line_.append(*given);
+  } else {
+    char id[33];
+    std::snprintf(id, sizeof id, "%016llx%016llx", static_cast<unsigned long long>(random_()),
+                  static_cast<unsigned long long>(random_()));
+    request_id_line_.append(id, 32);
+  }
+  std::size_t length = request_id_line_.size() - start;
+  request_id_line_.append("\r\n");
+  req.request_id = std::string_view(request_id_line_).substr(start, length);
 }
 
 void worker::call_handler(const handler& function, request& req, responder& out) noexcept {

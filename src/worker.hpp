@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 #include <kiln/app.hpp>
 
+#include "access_log.hpp"
 #include "connection.hpp"
 #include "http_date.hpp"
 #include "output_batch.hpp"
@@ -66,6 +68,19 @@ class worker {
   // Answers a complete request.
   void handle(request& req, responder& out) noexcept;
   void connection_opened() noexcept { ++connections_; }
+
+  // The access log, or nullptr when it is off.
+  access_log* access() noexcept { return access_log_.get(); }
+  // False for the health checks the access log leaves out.
+  bool logs(const request& req) const noexcept {
+    return config_.log_health_checks ||
+           (req.path != config_.health_path && req.path != config_.ready_path);
+  }
+  // Takes the client's X-Request-ID, or makes one, for the request being answered.
+  void assign_request_id(request& req) noexcept;
+  void clear_request_id() noexcept { request_id_line_.clear(); }
+  // "X-Request-ID: ...\r\n" for the response being written, or empty.
+  std::string_view request_id_line() const noexcept { return request_id_line_; }
   void connection_closed() noexcept;
 
  private:
@@ -108,6 +123,9 @@ class worker {
   std::unique_ptr<static_files> static_files_;
   const app* application_;
   std::string scratch_;  // Header lines of a handler's response.
+  std::unique_ptr<access_log> access_log_;
+  std::string request_id_line_;
+  std::mt19937_64 random_;
   worker_slot* slot_;
   pid_t parent_;  // The master; when it is gone, the worker stops.
   std::uint64_t requests_ = 0;

@@ -30,6 +30,8 @@ struct request {
   // The route's parameters, decoded: {"id", "7"} for "/api/books/{id}".
   std::vector<std::pair<std::string_view, std::string>> params;
   std::string_view peer;  // The client's address: "127.0.0.1:50312".
+  // With the access log on: the client's X-Request-ID, or one kiln made; echoed in the response.
+  std::string_view request_id;
   bool keep_alive = true;
   bool expects_continue = false;
 

@@ -75,7 +75,8 @@ TEST_CASE("the master forks the configured workers and names every process", "[a
   std::set<std::string> titles;
   CHECK(eventually([&] {
     titles.clear();
-    for (pid_t pid : workers) titles.insert(process_title(pid));
+    for (pid_t pid : workers)
+      titles.insert(process_title(pid));
     return titles == expected;
   }));
   CHECK(titles == expected);
@@ -427,13 +428,16 @@ TEST_CASE("workers run as --user when kiln starts as root", "[arbiter]") {
   }
   kiln_process kiln(with_workers(1, {"--user", "nobody", "--group", "nogroup"}));
   auto workers = wait_for_workers(kiln.pid(), 1);
-  std::ifstream status("/proc/" + std::to_string(*workers.begin()) + "/status");
-  std::string line;
+  // The worker switches users right after fork: look until it has.
   std::string uid_line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("Uid:")) uid_line = line;
-  }
-  CHECK(uid_line.find("65534") != std::string::npos);
+  CHECK(eventually([&] {
+    std::ifstream status("/proc/" + std::to_string(*workers.begin()) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("Uid:")) uid_line = line;
+    }
+    return uid_line.find("65534") != std::string::npos;
+  }));
+  INFO(uid_line);
   // The master stays root, to bind and to reload.
   CHECK(geteuid() == 0);
   http_client client(kiln.port());

@@ -860,7 +860,8 @@ TEST_CASE("describe() shows every setting with its value and origin", "[config]"
   CHECK(described(config, "timeout") == "timeout = 30  # default");
   CHECK(described(config, "limit_request_body") == "limit_request_body = 1048576  # default");
   CHECK(text.find("\n\n# HTTP\nkeepalive = 2.5") != std::string::npos);
-  CHECK(text.ends_with("\n\n# Logging\nlog_level = \"debug\"  # " + file.at(2) + "\n"));
+  CHECK(text.find("\n\n# Logging\nlog_level = \"debug\"  # " + file.at(2) + "\n") !=
+        std::string::npos);
   // Every setting, once.
   for (const auto& info : setting_registry()) {
     INFO(info.name);
