@@ -237,9 +237,14 @@ std::string access_log::format(const access_entry& entry) const {
       case 'I':
         append_escaped(line, header_or_empty(req, part.text));
         break;
-      case 'O':
-        append_escaped(line, header_in_block(entry.response_headers, part.text));
+      case 'O': {
+        std::string_view value;
+        for (std::string_view block : entry.response_headers) {
+          if (value.empty()) value = header_in_block(block, part.text);
+        }
+        append_escaped(line, value);
         break;
+      }
       default:
         break;
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,7 +21,8 @@ struct access_entry {
   int status = 0;
   std::uint64_t bytes = 0;  // Body bytes of the response.
   std::uint64_t duration_us = 0;
-  std::string_view response_headers;  // The response's "Name: value\r\n" lines.
+  // The response's header lines, in the blocks it was written from: "Name: value\r\n".
+  std::array<std::string_view, 3> response_headers;
 };
 
 // gunicorn's default access log format.

@@ -2,6 +2,8 @@
 
 #include <kiln/app.hpp>
 
+#include "http_syntax.hpp"
+
 namespace kiln {
 namespace {
 
@@ -135,13 +137,9 @@ response response::empty(int status) {
 }
 
 response& response::set_header(std::string name, std::string value) {
-  bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-  });
-  if (!token) throw std::invalid_argument("\"" + name + "\" is not a header name");
-  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-    throw std::invalid_argument("the value of " + name + " has CR, LF or NUL in it");
+  if (!is_token(name)) throw std::invalid_argument("\"" + name + "\" is not a header name");
+  if (!is_field_value(value)) {
+    throw std::invalid_argument("the value of " + name + " has a control character in it");
   }
   headers.emplace_back(std::move(name), std::move(value));
   return *this;

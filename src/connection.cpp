@@ -305,7 +305,7 @@ void connection::append_head(int status, std::string_view headers, std::string_v
   // What the access log says of this response.
   response_status_ = status;
   response_bytes_ = has_body && !head_request_ ? body_size : 0;
-  response_headers_ = headers;
+  response_headers_ = {headers, more_headers, worker_.request_id_line()};
 }
 
 void connection::send(int status, std::string_view headers, std::string_view more_headers,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -125,7 +126,7 @@ class connection final : public timeout_link, private request_sink, private resp
   // For the access log: when the request began, and what its response was.
   std::uint64_t request_started_ns_ = 0;
   std::uint64_t response_bytes_ = 0;
-  std::string_view response_headers_;
+  std::array<std::string_view, 3> response_headers_;
   int response_status_ = 0;
   // Bytes kept between reads: [0, carry_parsed_) is an unfinished head llhttp has seen,
   // [carry_parsed_, carry_size_) are pipelined bytes it has not.

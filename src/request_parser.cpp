@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "http_syntax.hpp"
+
 namespace kiln {
 namespace {
 
@@ -26,12 +28,6 @@ std::string_view trim_trailing_whitespace(std::string_view value) noexcept {
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
     value.remove_suffix(1);
   return value;
-}
-
-// RFC 9110, 5.6.2: the characters of a token, such as a method.
-bool is_tchar(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
 }
 
 bool is_digit(char c) noexcept {

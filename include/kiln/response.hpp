@@ -22,8 +22,8 @@ struct response {
   // No body: 204 by default.
   static response empty(int status = 204);
 
-  // Adds a header; throws std::invalid_argument for a name that is not a token or a value with
-  // CR, LF or NUL in it, so that no handler can split a response in two.
+  // Adds a header; throws std::invalid_argument for a name that is not a token or a value with a
+  // control character (other than tab) in it, so that no handler can split a response in two.
   response& set_header(std::string name, std::string value);
 };
 
