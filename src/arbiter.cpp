@@ -177,6 +177,16 @@ int arbiter::run() {
   for (const auto& socket : listeners_)
     spdlog::info("Listening at: {} ({})", socket.url(), pid_);
   spdlog::info("Using {} workers", target_);
+  // At debug level, what the configuration changed from the defaults, and where it came from.
+  std::string described = describe(config_);
+  for (std::size_t start = 0, end; start < described.size(); start = end + 1) {
+    end = described.find('\n', start);
+    if (end == std::string::npos) end = described.size();
+    std::string_view line(described.data() + start, end - start);
+    if (line.find(" = ") != std::string_view::npos && !line.ends_with("# default")) {
+      spdlog::debug("Setting {}", line);
+    }
+  }
 
   manage_workers();
   while (state_ != state::stopped) {

@@ -55,7 +55,7 @@ int run_command_line(int argc, const char* const* argv, const app& application) 
                   config.file.empty() ? "" : fmt::format(" ({})", config.file).c_str());
       return 0;
     }
-    init_logging(config.values.log_level, config.values.error_log);
+    init_logging(config.values.log_level, config.values.error_log, config.values.log_color);
     arbiter master(std::move(line), std::move(config), application);
     return master.run();
   } catch (const config_error& error) {

@@ -8,6 +8,7 @@
 #include <spdlog/details/file_helper.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -95,13 +96,21 @@ spdlog::sink_ptr open_log_sink(const std::string& destination) {
   return sink;
 }
 
-void init_logging(std::string_view level, const std::string& error_log) {
+void init_logging(std::string_view level, const std::string& error_log, std::string_view color) {
   // The error log goes to stderr unless a file is named ("-" means stderr here too: stdout is
   // the access log's).
-  auto sink = open_log_sink(error_log == "-" ? "stderr" : error_log);
+  bool to_stderr = error_log.empty() || error_log == "-" || error_log == "stderr";
+  spdlog::sink_ptr sink;
+  if (to_stderr && color != "never") {
+    auto colored = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(
+        color == "always" ? spdlog::color_mode::always : spdlog::color_mode::automatic);
+    sink = std::move(colored);
+  } else {
+    sink = open_log_sink(to_stderr ? "stderr" : error_log);
+  }
   auto logger = std::make_shared<spdlog::logger>("kiln", std::move(sink));
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
-  formatter->add_flag<level_flag>('*').set_pattern("[%Y-%m-%d %H:%M:%S %z] [%P] [%*] %v");
+  formatter->add_flag<level_flag>('*').set_pattern("[%Y-%m-%d %H:%M:%S %z] [%P] [%^%*%$] %v");
   logger->set_formatter(std::move(formatter));
   logger->set_level(parse_level(level));
   // Errors reach the terminal or the collector at once; a crash must not swallow them.

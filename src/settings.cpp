@@ -271,6 +271,14 @@ const std::array registry = {
         .help = "Where the error log goes: \"-\" for stderr, or a file (reopened on USR1).",
     },
     setting_info{
+        .name = "log_color",
+        .section = "Logging",
+        .field = &settings::log_color,
+        .default_value = "auto",
+        .help = "Colour the error log's levels: auto does when it goes to a terminal.",
+        .choices = "auto|always|never",
+    },
+    setting_info{
         .name = "access_log",
         .section = "Logging",
         .field = &settings::access_log,

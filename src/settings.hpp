@@ -49,6 +49,7 @@ struct settings {
   // Logging.
   std::string log_level;
   std::string error_log;
+  std::string log_color;
   std::string access_log;
   std::string access_log_format;
   bool log_health_checks = false;

@@ -1,0 +1,214 @@
+// The production image, built with podman and run as a platform would run it: web with PORT,
+// web without PORT, a custom command, SIGTERM during a slow download. Slow: it builds the image.
+// It needs podman, which ../shared/tools/container-build.sh (or CONTAINER_BUILD) installs and
+// configures; without that tool the test reports itself skipped (exit code 77).
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "support/http_client.hpp"
+#include "support/kiln_process.hpp"
+
+namespace kiln::test {
+namespace {
+
+const std::string image = "localhost/kiln:test";
+
+struct command_result {
+  int status = -1;
+  std::string output;  // stdout and stderr together.
+};
+
+// Runs a shell command and collects what it prints.
+command_result shell(const std::string& command) {
+  command_result result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buffer;
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    result.output.append(buffer.data(), n);
+  }
+  int raw = pclose(pipe);
+  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return result;
+}
+
+// podman prints noise about systemd health-check timers on machines without systemd.
+std::string without_podman_noise(const std::string& text) {
+  std::string kept;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("level=error msg=\"unable to get systemd connection") == std::string::npos) {
+      kept += line + "\n";
+    }
+  }
+  return kept;
+}
+
+std::string container_build_tool() {
+  if (const char* given = std::getenv("CONTAINER_BUILD")) return given;
+  return std::string(KILN_SOURCE_DIR) + "/../shared/tools/container-build.sh";
+}
+
+// A running container, removed at the end of the test whatever happens.
+class container {
+ public:
+  explicit container(const std::string& options) {
+    name_ = "kiln-test-" + std::to_string(getpid()) + "-" + std::to_string(++count_);
+    auto started = shell("podman run -d --network host --name " + name_ + " " + options + " " + image);
+    INFO(started.output);
+    REQUIRE(started.status == 0);
+  }
+  ~container() { shell("podman rm -f -t 0 " + name_); }
+  const std::string& name() const { return name_; }
+  std::string logs() const { return without_podman_noise(shell("podman logs " + name_).output); }
+  // The port kiln announced, when it was started with PORT=0.
+  std::uint16_t port() const {
+    std::smatch match;
+    std::string text;
+    static const std::regex listening(R"(Listening at: http://0\.0\.0\.0:(\d+))");
+    REQUIRE(eventually([&] {
+      text = logs();
+      return std::regex_search(text, match, listening) && text.find("Booting worker") != std::string::npos;
+    }, 60s));
+    return static_cast<std::uint16_t>(std::stoi(match[1]));
+  }
+  // Waits for the container to exit; its exit code.
+  int wait() const {
+    auto waited = shell("timeout 60 podman wait " + name_);
+    REQUIRE(waited.status == 0);
+    return std::stoi(waited.output);
+  }
+
+ private:
+  std::string name_;
+  static inline int count_ = 0;
+};
+
+http_response fetch(std::uint16_t port, const std::string& path, const std::string& headers = "") {
+  http_client client(port);
+  REQUIRE(client.send(get(path, headers)));
+  auto response = client.read_response();
+  REQUIRE(response);
+  return *response;
+}
+
+}  // namespace
+
+TEST_CASE("the production image serves the SPA and the API, and stops cleanly", "[container]") {
+  std::string tool = container_build_tool();
+  if (!std::filesystem::exists(tool)) {
+    WARN("no " << tool << ": cannot set podman up here, so the image is not tested");
+    std::exit(77);  // CTest counts this as skipped, not passed.
+  }
+  auto setup = shell(tool + " --setup");
+  if (setup.status != 0) {
+    WARN("podman cannot be set up here:\n" << setup.output);
+    std::exit(77);
+  }
+  auto built = shell("cd " + std::string(KILN_SOURCE_DIR) + " && NO_RUN=1 IMAGE=" + image +
+                     " BUILD_OPTS='--target production' " + tool + " docker/Dockerfile .");
+  INFO(built.output.substr(built.output.size() > 4000 ? built.output.size() - 4000 : 0));
+  REQUIRE(built.status == 0);
+
+  auto size = shell("podman image inspect --format '{{.Size}}' " + image);
+  REQUIRE(size.status == 0);
+  double megabytes = std::stod(size.output) / 1e6;
+  WARN("production image: " << megabytes << " MB");
+  CHECK(megabytes < 100);
+
+  SECTION("web with PORT serves the SPA, a deep link, the API and the health checks") {
+    container web("-e PORT=0 -e WEB_CONCURRENCY=2 -e HTTP_SERVE_TIMEOUT_SECONDS=20");
+    std::uint16_t port = web.port();
+    auto index = fetch(port, "/", "Accept: text/html\r\n");
+    CHECK(index.status == 200);
+    CHECK(index.body.find("id=\"app\"") != std::string::npos);
+    auto deep = fetch(port, "/books/2", "Accept: text/html\r\n");
+    CHECK(deep.status == 200);
+    CHECK(deep.body == index.body);
+    auto books = fetch(port, "/api/books");
+    CHECK(books.status == 200);
+    CHECK(books.header("Content-Type") == "application/json");
+    CHECK(nlohmann::json::parse(books.body).size() == 3);
+    CHECK(fetch(port, "/api/books/2").status == 200);
+    CHECK(fetch(port, "/healthz").status == 200);
+    CHECK(fetch(port, "/readyz").status == 200);
+    CHECK(web.logs().find("timeout = 20  # env HTTP_SERVE_TIMEOUT_SECONDS") == std::string::npos);
+    // The settings came from config/kiln.toml and the environment.
+    auto printed = shell("podman exec " + web.name() + " /app/bin/server -c /app/config/kiln.toml --print-config");
+    CHECK(printed.output.find("timeout = 20  # env HTTP_SERVE_TIMEOUT_SECONDS") != std::string::npos);
+    CHECK(printed.output.find("workers = 2  # env WEB_CONCURRENCY") != std::string::npos);
+    // The server runs as the image's user, not as root, and is PID 1 (entrypoint.sh execs).
+    auto user = shell("podman exec " + web.name() + " sh -c 'stat -c %u /proc/1'");
+    CHECK(user.output == "10001\n");
+  }
+
+  SECTION("the image's HEALTHCHECK passes against a running server") {
+    // The check connects to $PORT, so this container needs a port number of its own.
+    int probe = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    socklen_t length = sizeof address;
+    getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+    close(probe);
+    container web("-e PORT=" + std::to_string(ntohs(address.sin_port)));
+    web.port();
+    CHECK(eventually([&] { return shell("podman healthcheck run " + web.name()).status == 0; }, 30s));
+  }
+
+  SECTION("web without PORT says why and exits before starting") {
+    auto run = shell("podman run --rm --network host " + image);
+    CHECK(run.status == 64);
+    CHECK(without_podman_noise(run.output) ==
+          "entrypoint.sh: PORT must be set to the port to listen on, e.g. PORT=8000\n");
+  }
+
+  SECTION("a custom command runs with its arguments and its exit status") {
+    auto run = shell("podman run --rm --network host " + image + " sh -c 'echo \"[$1]\"; exit 3' sh 'a  b'");
+    CHECK(run.status == 3);
+    // The notice goes to stderr and the command's output to stdout: their order may vary.
+    std::string output = without_podman_noise(run.output);
+    CHECK(output.size() == std::string("Running custom command: sh -c echo \"[$1]\"; exit 3 sh a  b\n[a  b]\n").size());
+    CHECK(output.find("Running custom command: sh -c echo \"[$1]\"; exit 3 sh a  b\n") != std::string::npos);
+    CHECK(output.find("[a  b]\n") != std::string::npos);
+  }
+
+  SECTION("SIGTERM during a slow download lets it complete, and the container exits 0") {
+    char directory[] = "/tmp/kiln-container-XXXXXX";
+    REQUIRE(mkdtemp(directory) != nullptr);
+    std::string big(8 * 1024 * 1024, 'k');
+    std::ofstream(std::string(directory) + "/big.bin") << big;
+    std::filesystem::permissions(directory, std::filesystem::perms::all);
+    container web("-e PORT=0 -e WEB_CONCURRENCY=1 -v " + std::string(directory) +
+                  ":/srv/files:ro -e KILN_STATIC_ROOT=/srv/files");
+    std::uint16_t port = web.port();
+    http_client client(port);
+    REQUIRE(client.send(get("/big.bin")));
+    REQUIRE(eventually([&] {
+      client.closed_by_server(10ms);
+      return client.unread().size() > 100000;
+    }));
+    REQUIRE(shell("podman kill --signal TERM " + web.name()).status == 0);
+    auto response = client.read_response(false, 60s);
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    CHECK(response->body.size() == big.size());
+    CHECK(web.wait() == 0);
+    CHECK(web.logs().find("Handling signal: TERM") != std::string::npos);
+    std::filesystem::remove_all(directory);
+  }
+}
+
+}  // namespace kiln::test
