@@ -360,7 +360,7 @@ void arbiter::spawn_worker() {
   for (int fd : own_sockets)
     ::close(fd);
   if (pid < 0) {
-    spdlog::error("fork: {}", std::strerror(errno));
+    spdlog::error("fork: {}", errno_text(errno));
     scoreboard_->release(*slot);
     return;
   }
@@ -646,7 +646,7 @@ void arbiter::reexec() {
   pid_t pid = fork();
   if (pid != 0) blocked.restore();
   if (pid < 0) {
-    spdlog::error("fork for USR2: {}", std::strerror(errno));
+    spdlog::error("fork for USR2: {}", errno_text(errno));
     return;
   }
   if (pid == 0) {
@@ -672,7 +672,7 @@ void arbiter::reexec() {
     argv.push_back(nullptr);
     execve(binary.c_str(), argv.data(), environ);
     std::fprintf(stderr, "kiln: execve(\"%s\") for USR2: %s\n", binary.c_str(),
-                 std::strerror(errno));
+                 errno_text(errno).c_str());
     _exit(127);
   }
   new_master_ = pid;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "log.hpp"
 #include "worker.hpp"
 
 namespace kiln {
@@ -30,7 +31,7 @@ constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 struct connection::pending_write {
   uv_write_t request;
   connection* owner;
-  std::unique_ptr<char[]> bytes;  // Empty when the bytes belong to a file_stream.
+  output_batch::rest bytes;  // Empty when the bytes belong to a file_stream.
 };
 
 // A response body read from a file piece by piece on libuv's thread pool, so that a slow disk
@@ -65,7 +66,7 @@ bool connection::init_handle(bool unix_socket) noexcept {
                           : uv_tcp_init(worker_.loop(), &handle_.tcp);
   if (error != 0) {
     // Without an initialized handle there is no close callback to free this connection.
-    spdlog::error("uv_tcp_init: {}", uv_strerror(error));
+    spdlog::error("uv_tcp_init: {}", uv_error(error));
     delete this;
     return false;
   }
@@ -77,7 +78,7 @@ bool connection::init_handle(bool unix_socket) noexcept {
 bool connection::start(uv_stream_t* listener) noexcept {
   if (!init_handle(listener->type == UV_NAMED_PIPE)) return false;
   if (int error = uv_accept(listener, &handle_.stream); error != 0) {
-    spdlog::debug("uv_accept: {}", uv_strerror(error));
+    spdlog::debug("uv_accept: {}", uv_error(error));
     close();
     return false;
   }
@@ -92,7 +93,7 @@ bool connection::start(int fd, bool unix_socket) noexcept {
   }
   int error = unix_socket ? uv_pipe_open(&handle_.pipe, fd) : uv_tcp_open(&handle_.tcp, fd);
   if (error != 0) {
-    spdlog::debug("uv_tcp_open: {}", uv_strerror(error));
+    spdlog::debug("uv_tcp_open: {}", uv_error(error));
     ::close(fd);
     close();
     return false;
@@ -128,7 +129,7 @@ bool connection::read_available() noexcept {
 void connection::start_reading() noexcept {
   if (reading_ || closing_) return;
   if (int error = uv_read_start(&handle_.stream, on_alloc, on_read); error != 0) {
-    spdlog::debug("uv_read_start: {}", uv_strerror(error));
+    spdlog::debug("uv_read_start: {}", uv_error(error));
     close();
     return;
   }
@@ -163,7 +164,7 @@ void connection::on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buff
   } else if (size < 0) {
     // The client closed its side (UV_EOF) or the connection failed. Responses still being
     // written to a client that only half-closed are finished first.
-    if (size != UV_EOF) spdlog::debug("read: {}", uv_strerror(static_cast<int>(size)));
+    if (size != UV_EOF) spdlog::debug("read: {}", uv_error(static_cast<int>(size)));
     self.stop_reading();
     bool cut_short = !self.parser_.finish() && !self.lingering_;
     if (size == UV_EOF && self.pending_writes_ > 0 && !cut_short) {
@@ -372,7 +373,7 @@ void connection::write_batch() noexcept {
     int result =
         uv_try_write(&handle_.stream, buffers.data(), static_cast<unsigned>(buffers.size()));
     if (result < 0 && result != UV_EAGAIN) {
-      spdlog::debug("write: {}", uv_strerror(result));
+      spdlog::debug("write: {}", uv_error(result));
       batch.clear();
       close();
       return;
@@ -382,13 +383,14 @@ void connection::write_batch() noexcept {
   if (written < batch.size()) {
     // The socket is full: libuv sends the rest when it can, from a copy this connection owns.
     auto pending = std::make_unique<pending_write>();
-    std::size_t size = 0;
-    pending->bytes = batch.copy_from(written, size);
+    pending->bytes = batch.rest_from(written);
     pending->owner = this;
     pending->request.data = pending.get();
-    uv_buf_t rest = uv_buf_init(pending->bytes.get(), static_cast<unsigned>(size));
-    if (int error = uv_write(&pending->request, &handle_.stream, &rest, 1, on_write); error != 0) {
-      spdlog::debug("uv_write: {}", uv_strerror(error));
+    const auto& rest = pending->bytes.buffers;
+    if (int error = uv_write(&pending->request, &handle_.stream, rest.data(),
+                             static_cast<unsigned>(rest.size()), on_write);
+        error != 0) {
+      spdlog::debug("uv_write: {}", uv_error(error));
       batch.clear();
       close();
       return;
@@ -405,7 +407,7 @@ void connection::on_write(uv_write_t* request, int status) noexcept {
   --self.pending_writes_;
   if (status < 0) {
     // UV_ECANCELED means the connection is closing already.
-    if (status != UV_ECANCELED) spdlog::debug("write: {}", uv_strerror(status));
+    if (status != UV_ECANCELED) spdlog::debug("write: {}", uv_error(status));
     self.close();
     return;
   }
@@ -466,7 +468,7 @@ void connection::stream_file() noexcept {
   int error = uv_fs_read(worker_.loop(), &stream.request, stream.fd, &piece, 1,
                          static_cast<std::int64_t>(stream.offset), on_file_read);
   if (error != 0) {
-    spdlog::error("uv_fs_read: {}", uv_strerror(error));
+    spdlog::error("uv_fs_read: {}", uv_error(error));
     close();
     return;
   }
@@ -485,8 +487,8 @@ void connection::on_file_read(uv_fs_t* request) noexcept {
   connection& self = *stream->owner;
   if (size <= 0) {
     // The file shrank or failed under us: the promised Content-Length cannot be kept.
-    spdlog::error("reading a static file: {}",
-                  size == 0 ? "it ended early" : uv_strerror(static_cast<int>(size)));
+    spdlog::error("read of a static file (uv_fs_read): {}",
+                  size == 0 ? std::string("it ended early") : uv_error(static_cast<int>(size)));
     self.close();
     return;
   }
@@ -502,7 +504,7 @@ void connection::write_borrowed(const char* data, std::size_t size) noexcept {
   pending->request.data = pending.get();
   uv_buf_t piece = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
   if (int error = uv_write(&pending->request, &handle_.stream, &piece, 1, on_write); error != 0) {
-    spdlog::debug("uv_write: {}", uv_strerror(error));
+    spdlog::debug("uv_write: {}", uv_error(error));
     close();
     return;
   }

@@ -1,9 +1,11 @@
 #include "log.hpp"
 
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include <fmt/format.h>
 #include <spdlog/async.h>
 #include <spdlog/details/file_helper.h>
 #include <spdlog/pattern_formatter.h>
@@ -11,6 +13,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <uv.h>
 
 namespace kiln {
 namespace {
@@ -138,6 +141,15 @@ void shutdown_logging() {
 
 void set_log_level(std::string_view level) {
   spdlog::default_logger()->set_level(parse_level(level));
+}
+
+std::string uv_error(int code) {
+  return fmt::format("{} ({})", uv_err_name(code), uv_strerror(code));
+}
+
+std::string errno_text(int error) {
+  const char* name = strerrorname_np(error);
+  return fmt::format("{} ({})", name != nullptr ? name : "?", std::strerror(error));
 }
 
 void reopen_log_files() {

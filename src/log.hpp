@@ -28,6 +28,11 @@ void set_log_level(std::string_view level);
 // file that reopen_log_files() reopens.
 spdlog::sink_ptr open_log_sink(const std::string& destination);
 
+// A libuv error for a log line, by name and meaning: "EMFILE (too many open files)".
+std::string uv_error(int code);
+// An errno value for a log line, the same way: "ENOMEM (Cannot allocate memory)".
+std::string errno_text(int error);
+
 // Reopens every log file after logrotate moved it (USR1).
 void reopen_log_files();
 

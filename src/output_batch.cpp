@@ -35,27 +35,36 @@ const std::vector<uv_buf_t>& output_batch::buffers() {
   return buffers_;
 }
 
-std::unique_ptr<char[]> output_batch::copy_from(std::size_t offset, std::size_t& size_out) const {
-  size_out = size() - offset;
-  auto block = std::make_unique_for_overwrite<char[]>(size_out);
-  char* out = block.get();
+output_batch::rest output_batch::rest_from(std::size_t offset) const {
+  rest result;
+  result.copied = std::make_unique_for_overwrite<char[]>(text_.size());
+  char* out = result.copied.get();
   std::size_t position = 0;  // Offset of the next byte in the whole batch.
-  auto copy = [&](const char* data, std::size_t size) {
+  // Adds what of [data, data + size) lies at or after offset.
+  auto keep = [&](const char* data, std::size_t size, const shared_bytes* owner) {
     if (position + size > offset) {
       std::size_t skip = offset > position ? offset - position : 0;
-      std::memcpy(out, data + skip, size - skip);
-      out += size - skip;
+      if (owner == nullptr) {
+        std::memcpy(out, data + skip, size - skip);
+        result.buffers.push_back(make_buffer(out, size - skip));
+        out += size - skip;
+      } else {
+        result.buffers.push_back(make_buffer(data + skip, size - skip));
+        result.owners.push_back(*owner);
+      }
     }
     position += size;
   };
   std::size_t copied = 0;
-  for (const auto& piece : pieces_) {
-    copy(text_.data() + copied, piece.text_offset - copied);
+  for (std::size_t i = 0; i < pieces_.size(); ++i) {
+    const auto& piece = pieces_[i];
+    keep(text_.data() + copied, piece.text_offset - copied, nullptr);
     copied = piece.text_offset;
-    copy(piece.bytes.data(), piece.bytes.size());
+    keep(piece.bytes.data(), piece.bytes.size(), &owners_[i]);
   }
-  copy(text_.data() + copied, text_.size() - copied);
-  return block;
+  keep(text_.data() + copied, text_.size() - copied, nullptr);
+  std::erase_if(result.buffers, [](const uv_buf_t& buffer) { return buffer.len == 0; });
+  return result;
 }
 
 void output_batch::clear() noexcept {

@@ -29,8 +29,14 @@ class output_batch {
   std::size_t size() const noexcept { return text_.size() + shared_size_; }
   // The batch as libuv buffers, in order; valid until the batch changes.
   const std::vector<uv_buf_t>& buffers();
-  // Copies the bytes from offset on into one block, for a write that has to wait.
-  std::unique_ptr<char[]> copy_from(std::size_t offset, std::size_t& size_out) const;
+  // The batch from offset on, for a write that has to wait: the copied bytes are copied again
+  // (the batch is reused at once), while shared bytes stay where they are, kept alive.
+  struct rest {
+    std::unique_ptr<char[]> copied;
+    std::vector<uv_buf_t> buffers;
+    std::vector<shared_bytes> owners;
+  };
+  rest rest_from(std::size_t offset) const;
   void clear() noexcept;
 
  private:

@@ -141,7 +141,7 @@ void worker::on_connection(uv_stream_t* server, int status) noexcept {
   auto& entry = *static_cast<listening*>(server->data);
   worker& self = *entry.owner;
   if (status < 0) {
-    spdlog::error("accept: {}", uv_strerror(status));
+    spdlog::error("accept: {}", uv_error(status));
     return;
   }
   if (self.connections_ >= static_cast<std::size_t>(self.config_.worker_connections)) {

@@ -2,22 +2,20 @@
 // web without PORT, a custom command, SIGTERM during a slow download. Slow: it builds the image.
 // It needs podman, which ../shared/tools/container-build.sh (or CONTAINER_BUILD) installs and
 // configures; without that tool the test reports itself skipped (exit code 77).
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <array>
-#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -65,7 +63,8 @@ class container {
  public:
   explicit container(const std::string& options) {
     name_ = "kiln-test-" + std::to_string(getpid()) + "-" + std::to_string(++count_);
-    auto started = shell("podman run -d --network host --name " + name_ + " " + options + " " + image);
+    auto started =
+        shell("podman run -d --network host --name " + name_ + " " + options + " " + image);
     INFO(started.output);
     REQUIRE(started.status == 0);
   }
@@ -77,10 +76,13 @@ class container {
     std::smatch match;
     std::string text;
     static const std::regex listening(R"(Listening at: http://0\.0\.0\.0:(\d+))");
-    REQUIRE(eventually([&] {
-      text = logs();
-      return std::regex_search(text, match, listening) && text.find("Booting worker") != std::string::npos;
-    }, 60s));
+    REQUIRE(eventually(
+        [&] {
+          text = logs();
+          return std::regex_search(text, match, listening) &&
+                 text.find("Booting worker") != std::string::npos;
+        },
+        60s));
     return static_cast<std::uint16_t>(std::stoi(match[1]));
   }
   // Waits for the container to exit; its exit code.
@@ -145,8 +147,10 @@ TEST_CASE("the production image serves the SPA and the API, and stops cleanly", 
     CHECK(fetch(port, "/readyz").status == 200);
     CHECK(web.logs().find("timeout = 20  # env HTTP_SERVE_TIMEOUT_SECONDS") == std::string::npos);
     // The settings came from config/kiln.toml and the environment.
-    auto printed = shell("podman exec " + web.name() + " /app/bin/server -c /app/config/kiln.toml --print-config");
-    CHECK(printed.output.find("timeout = 20  # env HTTP_SERVE_TIMEOUT_SECONDS") != std::string::npos);
+    auto printed = shell("podman exec " + web.name() +
+                         " /app/bin/server -c /app/config/kiln.toml --print-config");
+    CHECK(printed.output.find("timeout = 20  # env HTTP_SERVE_TIMEOUT_SECONDS") !=
+          std::string::npos);
     CHECK(printed.output.find("workers = 2  # env WEB_CONCURRENCY") != std::string::npos);
     // The server runs as the image's user, not as root, and is PID 1 (entrypoint.sh execs).
     auto user = shell("podman exec " + web.name() + " sh -c 'stat -c %u /proc/1'");
@@ -155,17 +159,12 @@ TEST_CASE("the production image serves the SPA and the API, and stops cleanly", 
 
   SECTION("the image's HEALTHCHECK passes against a running server") {
     // The check connects to $PORT, so this container needs a port number of its own.
-    int probe = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    socklen_t length = sizeof address;
-    getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
-    close(probe);
-    container web("-e PORT=" + std::to_string(ntohs(address.sin_port)));
+    std::uint16_t port = 0;
+    close(listening_socket(&port));
+    container web("-e PORT=" + std::to_string(port));
     web.port();
-    CHECK(eventually([&] { return shell("podman healthcheck run " + web.name()).status == 0; }, 30s));
+    CHECK(
+        eventually([&] { return shell("podman healthcheck run " + web.name()).status == 0; }, 30s));
   }
 
   SECTION("web without PORT says why and exits before starting") {
@@ -176,22 +175,25 @@ TEST_CASE("the production image serves the SPA and the API, and stops cleanly", 
   }
 
   SECTION("a custom command runs with its arguments and its exit status") {
-    auto run = shell("podman run --rm --network host " + image + " sh -c 'echo \"[$1]\"; exit 3' sh 'a  b'");
+    auto run = shell("podman run --rm --network host " + image +
+                     " sh -c 'echo \"[$1]\"; exit 3' sh 'a  b'");
     CHECK(run.status == 3);
     // The notice goes to stderr and the command's output to stdout: their order may vary.
     std::string output = without_podman_noise(run.output);
-    CHECK(output.size() == std::string("Running custom command: sh -c echo \"[$1]\"; exit 3 sh a  b\n[a  b]\n").size());
-    CHECK(output.find("Running custom command: sh -c echo \"[$1]\"; exit 3 sh a  b\n") != std::string::npos);
+    CHECK(output.size() ==
+          std::string("Running custom command: sh -c echo \"[$1]\"; exit 3 sh a  b\n[a  b]\n")
+              .size());
+    CHECK(output.find("Running custom command: sh -c echo \"[$1]\"; exit 3 sh a  b\n") !=
+          std::string::npos);
     CHECK(output.find("[a  b]\n") != std::string::npos);
   }
 
   SECTION("SIGTERM during a slow download lets it complete, and the container exits 0") {
-    char directory[] = "/tmp/kiln-container-XXXXXX";
-    REQUIRE(mkdtemp(directory) != nullptr);
+    temporary_directory directory("kiln-container");
     std::string big(8 * 1024 * 1024, 'k');
-    std::ofstream(std::string(directory) + "/big.bin") << big;
-    std::filesystem::permissions(directory, std::filesystem::perms::all);
-    container web("-e PORT=0 -e WEB_CONCURRENCY=1 -v " + std::string(directory) +
+    directory.write("big.bin", big);
+    std::filesystem::permissions(directory.path(), std::filesystem::perms::all);
+    container web("-e PORT=0 -e WEB_CONCURRENCY=1 -v " + directory.path() +
                   ":/srv/files:ro -e KILN_STATIC_ROOT=/srv/files");
     std::uint16_t port = web.port();
     http_client client(port);
@@ -207,7 +209,6 @@ TEST_CASE("the production image serves the SPA and the API, and stops cleanly", 
     CHECK(response->body.size() == big.size());
     CHECK(web.wait() == 0);
     CHECK(web.logs().find("Handling signal: TERM") != std::string::npos);
-    std::filesystem::remove_all(directory);
   }
 }
 

@@ -11,15 +11,10 @@
 
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
-
-std::string temporary_directory() {
-  char path[] = "/tmp/kiln-access-XXXXXX";
-  REQUIRE(mkdtemp(path) != nullptr);
-  return path;
-}
 
 std::vector<std::string> lines_of(const std::string& path) {
   std::ifstream file(path);
@@ -32,8 +27,8 @@ std::vector<std::string> lines_of(const std::string& path) {
 }  // namespace
 
 TEST_CASE("each request is one JSON line; health checks are left out", "[access_log]") {
-  std::string directory = temporary_directory();
-  std::string log = directory + "/access.json";
+  temporary_directory directory("kiln-access");
+  std::string log = directory / "access.json";
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--access-log", log,
                      "--access-log-format", "json"});
   http_client client(kiln.port());
@@ -56,7 +51,8 @@ TEST_CASE("each request is one JSON line; health checks are left out", "[access_
 }
 
 TEST_CASE("with log_health_checks the probes are logged too", "[access_log]") {
-  std::string log = temporary_directory() + "/access.log";
+  temporary_directory directory("kiln-access");
+  std::string log = directory / "access.log";
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--access-log", log,
                      "--access-log-format", "%(U)s %(s)s", "--log-health-checks"});
   http_client client(kiln.port());
@@ -66,7 +62,8 @@ TEST_CASE("with log_health_checks the probes are logged too", "[access_log]") {
 }
 
 TEST_CASE("the request ID is passed through or made, and echoed", "[access_log]") {
-  std::string log = temporary_directory() + "/access.log";
+  temporary_directory directory("kiln-access");
+  std::string log = directory / "access.log";
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--access-log", log,
                      "--access-log-format", "%(i)s %({x-request-id}o)s"});
   http_client client(kiln.port());
@@ -95,9 +92,9 @@ TEST_CASE("without an access log there are no request IDs", "[access_log]") {
 }
 
 TEST_CASE("USR1 reopens the log files after logrotate moved them", "[access_log]") {
-  std::string directory = temporary_directory();
-  std::string access = directory + "/access.log";
-  std::string errors = directory + "/error.log";
+  temporary_directory directory("kiln-access");
+  std::string access = directory / "access.log";
+  std::string errors = directory / "error.log";
   kiln_process kiln({.arguments = {"--bind", "127.0.0.1:0", "--workers", "1", "--access-log",
                                    access, "--access-log-format", "%(U)s", "--error-log", errors},
                      .wait_until_listening = false});

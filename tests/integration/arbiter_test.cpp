@@ -2,10 +2,8 @@
 // with real clients under load.
 #include <filesystem>
 #include <fstream>
-#include <netinet/in.h>
 #include <set>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -15,6 +13,7 @@
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
 #include "support/load_generator.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -38,20 +37,11 @@ std::set<pid_t> wait_for_workers(pid_t master, std::size_t count) {
   return workers;
 }
 
-std::string temporary_directory() {
-  char path[] = "/tmp/kiln-arbiter-XXXXXX";
-  REQUIRE(mkdtemp(path) != nullptr);
-  return path;
-}
-
-// A directory with index.html, for load tests that want 200s.
-std::string site() {
-  static const std::string root = [] {
-    std::string path = temporary_directory();
-    std::ofstream(path + "/index.html") << "ok\n";
-    return path;
-  }();
-  return root;
+// A directory with index.html, for load tests that want 200s; removed as the test process exits.
+const std::string& site() {
+  static const temporary_directory root("kiln-arbiter");
+  [[maybe_unused]] static const bool written = (root.write("index.html", "ok\n"), true);
+  return root.path();
 }
 
 void check_no_failures(const load_generator& load) {
@@ -199,8 +189,8 @@ TEST_CASE("HUP with one request per connection fails none either", "[arbiter]") 
 }
 
 TEST_CASE("HUP with a broken configuration keeps the old one running", "[arbiter]") {
-  std::string directory = temporary_directory();
-  std::string file = directory + "/kiln.toml";
+  temporary_directory directory("kiln-arbiter");
+  std::string file = directory / "kiln.toml";
   std::ofstream(file) << "workers = 2\nkeepalive = 9\n";
   kiln_process kiln({"-c", file, "--bind", "127.0.0.1:0"});
   auto workers = wait_for_workers(kiln.pid(), 2);
@@ -220,10 +210,10 @@ TEST_CASE("HUP with a broken configuration keeps the old one running", "[arbiter
 }
 
 TEST_CASE("TERM lets a slow download finish and the master exits 0", "[arbiter]") {
-  std::string root = temporary_directory();
+  temporary_directory root("kiln-arbiter");
   std::string big(4 * 1024 * 1024, 'x');
-  std::ofstream(root + "/big.bin") << big;
-  kiln_process kiln(with_workers(1, {"--static-root", root, "--graceful-timeout", "20"}));
+  root.write("big.bin", big);
+  kiln_process kiln(with_workers(1, {"--static-root", root.path(), "--graceful-timeout", "20"}));
   wait_for_workers(kiln.pid(), 1);
   http_client client(kiln.port());
   REQUIRE(client.send(get("/big.bin")));
@@ -290,11 +280,11 @@ TEST_CASE("max_requests retires workers one at a time with no failed request", "
 }
 
 TEST_CASE("a worker that cannot boot stops kiln instead of respawning", "[arbiter]") {
-  std::string root = temporary_directory();
-  kiln_process kiln(with_workers(1, {"--static-root", root}));
+  temporary_directory root("kiln-arbiter");
+  kiln_process kiln(with_workers(1, {"--static-root", root.path()}));
   auto workers = wait_for_workers(kiln.pid(), 1);
   // The static root disappears; the next worker cannot start.
-  std::filesystem::remove_all(root);
+  std::filesystem::remove_all(root.path());
   REQUIRE(::kill(*workers.begin(), SIGKILL) == 0);
   CHECK(kiln.wait() == exited_with(3));
   CHECK(kiln.output().find("Worker failed to boot") != std::string::npos);
@@ -315,7 +305,8 @@ TEST_CASE("workers that keep crashing are respawned with a back-off", "[arbiter]
 }
 
 TEST_CASE("the pidfile holds the master's pid while it runs", "[arbiter]") {
-  std::string pidfile = temporary_directory() + "/kiln.pid";
+  temporary_directory directory("kiln-arbiter");
+  std::string pidfile = directory / "kiln.pid";
   kiln_process kiln(with_workers(1, {"--pid", pidfile}));
   std::ifstream file(pidfile);
   pid_t written = 0;
@@ -326,7 +317,8 @@ TEST_CASE("the pidfile holds the master's pid while it runs", "[arbiter]") {
 }
 
 TEST_CASE("USR2 starts a new master on the same sockets with no failed request", "[arbiter]") {
-  std::string pidfile = temporary_directory() + "/kiln.pid";
+  temporary_directory directory("kiln-arbiter");
+  std::string pidfile = directory / "kiln.pid";
   kiln_process kiln(with_workers(2, {"--static-root", site(), "--pid", pidfile}));
   wait_for_workers(kiln.pid(), 2);
   load_generator load({.port = kiln.port(), .connections = 6});
@@ -366,17 +358,11 @@ TEST_CASE("USR2 starts a new master on the same sockets with no failed request",
 }
 
 TEST_CASE("sockets handed over by systemd (LISTEN_FDS) are served", "[arbiter]") {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(listen(fd, 16) == 0);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  std::uint16_t port = 0;
+  int fd = listening_socket(&port);
   kiln_process kiln({.arguments = {"--workers", "1"}, .listen_fds = {fd}});
   close(fd);
-  CHECK(kiln.port() == ntohs(address.sin_port));
+  CHECK(kiln.port() == port);
   http_client client(kiln.port());
   REQUIRE(client.send(get("/")));
   auto response = client.read_response();
@@ -385,7 +371,8 @@ TEST_CASE("sockets handed over by systemd (LISTEN_FDS) are served", "[arbiter]")
 }
 
 TEST_CASE("kiln listens on a unix socket", "[arbiter]") {
-  std::string path = temporary_directory() + "/kiln.sock";
+  temporary_directory directory("kiln-arbiter");
+  std::string path = directory / "kiln.sock";
   kiln_process kiln(
       {.arguments = {"--bind", "unix:" + path, "--workers", "1"}, .wait_until_listening = false});
   REQUIRE(kiln.wait_for_output("Listening at: unix:" + path));

@@ -1,10 +1,8 @@
 // The examples end to end: the example API binary serves the built single-page app
 // (examples/spa/dist) with SPA fallback, and Debian's headless Chromium loads it, runs its
 // JavaScript and shows data that came from the API.
-#include <cerrno>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +16,7 @@
 
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -60,34 +59,13 @@ kiln_process start_example() {
   });
 }
 
-// A directory of its own under /tmp, removed with everything in it.
-class temporary_directory {
- public:
-  temporary_directory() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "kiln-chromium-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) FAIL("mkdtemp: " << std::strerror(errno));
-    path_ = pattern;
-  }
-  ~temporary_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temporary_directory(const temporary_directory&) = delete;
-  temporary_directory& operator=(const temporary_directory&) = delete;
-  const std::filesystem::path& path() const noexcept { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 // Loads url in headless Chromium, lets its scripts and fetches run, and returns the DOM as
 // Chromium serialises it then. Chromium gets a fresh profile each time, so that nothing cached
 // by one load can answer for kiln in another.
 std::string dump_dom(const std::string& url) {
-  temporary_directory scratch;
-  auto dom_path = scratch.path() / "dom.html";
-  auto log_path = scratch.path() / "chromium.log";
+  temporary_directory scratch("kiln-chromium");
+  auto dom_path = scratch / "dom.html";
+  auto log_path = scratch / "chromium.log";
   std::vector<std::string> arguments = {
       chromium_path,
       "--headless",
@@ -99,7 +77,7 @@ std::string dump_dom(const std::string& url) {
       "--disable-component-update",
       "--disable-sync",
       "--disable-quic",
-      "--user-data-dir=" + (scratch.path() / "profile").string(),
+      "--user-data-dir=" + (scratch / "profile"),
       // Virtual time runs ahead while nothing is pending, and waits for the API's answers.
       "--virtual-time-budget=10000",
       "--dump-dom",

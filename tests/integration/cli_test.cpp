@@ -1,14 +1,13 @@
 // The command itself: --print-config, --check-config, --help, --version and the exit statuses
 // of bad configuration, against the real binary and its real environment.
-#include <fstream>
 #include <signal.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include "config.hpp"
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -36,27 +35,6 @@ result run(std::vector<std::string> arguments, std::map<std::string, std::string
   auto status = kiln.wait();
   return {status, kiln.output()};
 }
-
-// A TOML file under /tmp that lives as long as the test needs it.
-class toml_file {
- public:
-  explicit toml_file(std::string_view text) {
-    char name[] = "/tmp/kiln-cli-test-XXXXXX";
-    int fd = mkstemp(name);
-    REQUIRE(fd >= 0);
-    path_ = name;
-    REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
-    close(fd);
-  }
-  ~toml_file() { unlink(path_.c_str()); }
-  toml_file(const toml_file&) = delete;
-  toml_file& operator=(const toml_file&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 bool has_line(const std::string& output, const std::string& line) {
   return ("\n" + output).find("\n" + line + "\n") != std::string::npos;
@@ -86,7 +64,7 @@ TEST_CASE("kiln --print-config prints every value and where it came from", "[cli
 }
 
 TEST_CASE("kiln --print-config shows values from the environment and the file", "[cli]") {
-  toml_file file("# Tuning.\nkeepalive = 30\nworkers = 10\ntimeout = 20\n");
+  temporary_file file("# Tuning.\nkeepalive = 30\nworkers = 10\ntimeout = 20\n");
   auto printed = run({"-c", file.path(), "--print-config"}, {{"KILN_KEEPALIVE", "5"},
                                                              {"WEB_CONCURRENCY", "3"},
                                                              {"PORT", "9000"},
@@ -106,7 +84,7 @@ TEST_CASE("kiln --print-config shows values from the environment and the file", 
 }
 
 TEST_CASE("kiln --check-config says a good file is valid and exits 0", "[cli]") {
-  toml_file file("bind = \"127.0.0.1:${PORT:-0}\"\nworkers = 2\n");
+  temporary_file file("bind = \"127.0.0.1:${PORT:-0}\"\nworkers = 2\n");
   auto checked = run({"-c", file.path(), "--check-config"});
   CHECK(checked.status == exited_with(0));
   CHECK(checked.output == "kiln: the configuration is valid (" + file.path() + ")\n");
@@ -121,19 +99,19 @@ TEST_CASE("kiln --check-config says a good file is valid and exits 0", "[cli]") 
 }
 
 TEST_CASE("kiln --check-config names the file and line of a bad setting and exits 2", "[cli]") {
-  toml_file file("# Tuning.\nworkers = 2\nkeep_alive = 90\n");
+  temporary_file file("# Tuning.\nworkers = 2\nkeep_alive = 90\n");
   auto checked = run({"-c", file.path(), "--check-config"});
   CHECK(checked.status == exited_with(2));
   CHECK(checked.output ==
         "kiln: " + file.path() + ":3: 'keep_alive' is not a setting; did you mean 'keepalive'?\n");
 
-  toml_file range("\nworkers = 0\n");
+  temporary_file range("\nworkers = 0\n");
   auto out_of_range = run({"-c", range.path(), "--check-config"});
   CHECK(out_of_range.status == exited_with(2));
   CHECK(out_of_range.output ==
         "kiln: " + range.path() + ":2: workers must be between 1 and 1024, not 0\n");
 
-  toml_file malformed("keepalive = 90 90\n");
+  temporary_file malformed("keepalive = 90 90\n");
   auto broken = run({"-c", malformed.path(), "--check-config"});
   CHECK(broken.status == exited_with(2));
   CHECK(broken.output == "kiln: " + malformed.path() +
@@ -236,7 +214,7 @@ TEST_CASE("kiln --settings-markdown prints the README's table", "[cli]") {
 }
 
 TEST_CASE("kiln serves with the settings of its file", "[cli]") {
-  toml_file file(
+  temporary_file file(
       "bind = \"127.0.0.1:${TEST_PORT:-0}\"\n"
       "workers = 1\n"
       "keepalive = \"${TEST_KEEPALIVE:?}\"\n");

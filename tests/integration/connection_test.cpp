@@ -1,6 +1,5 @@
 // The HTTP/1.1 engine seen from a client: keep-alive, pipelining, limits and timeouts, against
 // the real kiln binary over TCP.
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -8,25 +7,25 @@
 
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
 
-// A static root with a few files, made once per test process.
+// A static root with a few files, made once per test process and removed as it exits.
 const std::string& www() {
-  static const std::string root = [] {
-    char path[] = "/tmp/kiln-www-XXXXXX";
-    REQUIRE(mkdtemp(path) != nullptr);
-    std::ofstream(std::string(path) + "/index.html") << "<h1>kiln</h1>\n";
-    std::ofstream(std::string(path) + "/a.txt") << "a";
-    std::ofstream(std::string(path) + "/b.txt") << "bb";
-    std::ofstream(std::string(path) + "/c.txt") << "ccc";
-    std::ofstream(std::string(path) + "/4k.bin") << std::string(4096, 'k');
+  static const temporary_directory root("kiln-www");
+  [[maybe_unused]] static const bool written = [] {
+    root.write("index.html", "<h1>kiln</h1>\n");
+    root.write("a.txt", "a");
+    root.write("b.txt", "bb");
+    root.write("c.txt", "ccc");
+    root.write("4k.bin", std::string(4096, 'k'));
     // Bigger than a worker's output batch: the parser pauses after its request.
-    std::ofstream(std::string(path) + "/300k.bin") << std::string(300 * 1024, 'm');
-    return std::string(path);
+    root.write("300k.bin", std::string(300 * 1024, 'm'));
+    return true;
   }();
-  return root;
+  return root.path();
 }
 
 std::vector<std::string> serve_www(std::vector<std::string> more = {}) {

@@ -1,13 +1,14 @@
 // entrypoint.sh, as the image runs it: web, web-local and custom commands.
+#include <fstream>
 #include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
 
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
 #include "support/load_generator.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -27,8 +28,8 @@ kiln_process::options run(std::vector<std::string> arguments,
 
 TEST_CASE("entrypoint.sh web serves config/kiln.toml on PORT", "[entrypoint]") {
   // Port 0: the kernel picks one, as everywhere in the tests.
-  kiln_process kiln(run({"web"}, {{"PORT", "0"}, {"WEB_CONCURRENCY", "2"},
-                                  {"HTTP_SERVE_TIMEOUT_SECONDS", "17"}}));
+  kiln_process kiln(run(
+      {"web"}, {{"PORT", "0"}, {"WEB_CONCURRENCY", "2"}, {"HTTP_SERVE_TIMEOUT_SECONDS", "17"}}));
   // exec: the server is the process the entrypoint started, not a child of a shell.
   CHECK(process_title(kiln.pid()) == "kiln: master");
   REQUIRE(eventually([&] { return children_of(kiln.pid()).size() == 2; }));
@@ -48,7 +49,8 @@ TEST_CASE("entrypoint.sh web without PORT says so and exits before starting", "[
                      .wait_until_listening = false,
                      .binary = entrypoint});
   CHECK(kiln.wait() == exited_with(64));
-  CHECK(kiln.output() == "entrypoint.sh: PORT must be set to the port to listen on, e.g. PORT=8000\n");
+  CHECK(kiln.output() ==
+        "entrypoint.sh: PORT must be set to the port to listen on, e.g. PORT=8000\n");
 }
 
 TEST_CASE("entrypoint.sh web-local runs the development configuration", "[entrypoint]") {
@@ -59,27 +61,28 @@ TEST_CASE("entrypoint.sh web-local runs the development configuration", "[entryp
 }
 
 TEST_CASE("entrypoint.sh runs any other command with its arguments exactly", "[entrypoint]") {
-  kiln_process command({.arguments = {"sh", "-c", "printf '[%s]' \"$@\"; exit 7", "sh", "a b", "", "c"},
-                        .wait_until_listening = false,
-                        .binary = entrypoint});
+  kiln_process command(
+      {.arguments = {"sh", "-c", "printf '[%s]' \"$@\"; exit 7", "sh", "a b", "", "c"},
+       .wait_until_listening = false,
+       .binary = entrypoint});
   CHECK(command.wait() == exited_with(7));
-  CHECK(command.output() == "Running custom command: sh -c printf '[%s]' \"$@\"; exit 7 sh a b  c\n[a b][][c]");
+  CHECK(command.output() ==
+        "Running custom command: sh -c printf '[%s]' \"$@\"; exit 7 sh a b  c\n[a b][][c]");
 }
 
 TEST_CASE("entrypoint.sh --help says what it does", "[entrypoint]") {
   kiln_process help({.arguments = {"--help"}, .wait_until_listening = false, .binary = entrypoint});
   CHECK(help.wait() == exited_with(0));
-  for (auto text : {"web ", "web-local", "PORT", "WEB_CONCURRENCY", "HTTP_SERVE_TIMEOUT_SECONDS",
-                    "exec"}) {
+  for (auto text :
+       {"web ", "web-local", "PORT", "WEB_CONCURRENCY", "HTTP_SERVE_TIMEOUT_SECONDS", "exec"}) {
     INFO(text);
     CHECK(help.output().find(text) != std::string::npos);
   }
 }
 
 TEST_CASE("with reload on, editing the configuration replaces the workers", "[entrypoint]") {
-  char directory[] = "/tmp/kiln-reload-XXXXXX";
-  REQUIRE(mkdtemp(directory) != nullptr);
-  std::string file = std::string(directory) + "/kiln.toml";
+  temporary_directory directory("kiln-reload");
+  std::string file = directory / "kiln.toml";
   std::ofstream(file) << "bind = \"127.0.0.1:0\"\nworkers = 1\nreload = true\n";
   kiln_process kiln({"-c", file});
   REQUIRE(eventually([&] { return children_of(kiln.pid()).size() == 1; }));
@@ -89,8 +92,6 @@ TEST_CASE("with reload on, editing the configuration replaces the workers", "[en
     return kiln.count_in_output("changed: reloading") > 0;
   }));
   CHECK(eventually([&] { return children_of(kiln.pid()).size() == 2; }));
-  std::remove(file.c_str());
-  rmdir(directory);
 }
 
 }  // namespace kiln::test

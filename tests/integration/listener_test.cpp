@@ -1,5 +1,4 @@
 // Every form of the bind setting, against the real binary.
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -7,6 +6,7 @@
 
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -37,20 +37,14 @@ TEST_CASE("binds can come from KILN_BIND as a comma-separated list", "[listener]
 }
 
 TEST_CASE("fd://N serves a listening socket kiln was given", "[listener]") {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(listen(fd, 16) == 0);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  std::uint16_t port = 0;
+  int fd = listening_socket(&port);
   // It arrives as descriptor 3, without the LISTEN_ variables: only the bind setting names it.
   kiln_process kiln({.arguments = {"--bind", "fd://3", "--workers", "1"},
                      .listen_fds = {fd},
                      .announce_listen_fds = false});
   close(fd);
-  CHECK(kiln.port() == ntohs(address.sin_port));
+  CHECK(kiln.port() == port);
   check_serves(kiln.port(), AF_INET);
 }
 

@@ -14,6 +14,7 @@
 
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -22,37 +23,14 @@ namespace {
 constexpr std::time_t file_time = 1609459200;
 constexpr std::string_view file_date = "Fri, 01 Jan 2021 00:00:00 GMT";
 
-// A temporary directory, removed with everything in it at the end of the test.
-class temporary_directory {
+// A temporary directory whose files are dated file_time, with directories and symlinks.
+class dated_directory : public temporary_directory {
  public:
-  explicit temporary_directory(std::string_view name = "kiln-static") {
-    std::string pattern = "/tmp/" + std::string(name) + "-XXXXXX";
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~temporary_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temporary_directory(const temporary_directory&) = delete;
-  temporary_directory& operator=(const temporary_directory&) = delete;
-
-  const std::string& path() const noexcept { return path_; }
-  // The directory's own name, without /tmp/.
-  std::string name() const { return std::filesystem::path(path_).filename(); }
-  std::string operator/(std::string_view relative) const {
-    return path_ + "/" + std::string(relative);
-  }
+  explicit dated_directory(std::string_view name = "kiln-static") : temporary_directory(name) {}
 
   // Writes a file (and the directories above it), dated file_time.
   void write(std::string_view relative, std::string_view contents) const {
-    std::filesystem::path file = *this / relative;
-    std::filesystem::create_directories(file.parent_path());
-    {
-      std::ofstream out(file, std::ios::binary | std::ios::trunc);
-      out << contents;
-      REQUIRE(out.good());
-    }
+    temporary_directory::write(relative, contents);
     set_time(relative, file_time);
   }
   void set_time(std::string_view relative, std::time_t seconds, long nanoseconds = 0) const {
@@ -65,13 +43,9 @@ class temporary_directory {
   void link(std::string_view target, std::string_view relative) const {
     REQUIRE(::symlink(std::string(target).c_str(), (*this / relative).c_str()) == 0);
   }
-
- private:
-  std::string path_;
 };
 
-std::vector<std::string> serve(const temporary_directory& root,
-                               std::vector<std::string> more = {}) {
+std::vector<std::string> serve(const dated_directory& root, std::vector<std::string> more = {}) {
   std::vector<std::string> arguments{"--bind", "127.0.0.1:0",   "--workers",
                                      "1",      "--static-root", root.path()};
   arguments.insert(arguments.end(), more.begin(), more.end());
@@ -126,7 +100,7 @@ const std::string letters = "abcdefghijklmnopqrstuvwxyz";
 }  // namespace
 
 TEST_CASE("GET and HEAD of a file carry its metadata", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("hello.txt", "hello world\n");
   kiln_process kiln(serve(root));
 
@@ -168,7 +142,7 @@ TEST_CASE("GET and HEAD of a file carry its metadata", "[static_files]") {
 }
 
 TEST_CASE("If-None-Match answers 304 for a current tag", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("page.html", "<p>page</p>");
   kiln_process kiln(serve(root));
   auto first = fetch(kiln, "/page.html");
@@ -207,7 +181,7 @@ TEST_CASE("If-None-Match answers 304 for a current tag", "[static_files]") {
 }
 
 TEST_CASE("If-Modified-Since answers 304 unless the file is newer", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("page.html", "<p>page</p>");
   kiln_process kiln(serve(root));
   for (const char* date : {"Fri, 01 Jan 2021 00:00:00 GMT", "Fri, 01 Jan 2021 00:00:01 GMT",
@@ -229,7 +203,7 @@ TEST_CASE("If-Modified-Since answers 304 unless the file is newer", "[static_fil
 }
 
 TEST_CASE("If-None-Match wins over If-Modified-Since", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("page.html", "<p>page</p>");
   kiln_process kiln(serve(root));
   std::string etag = fetch(kiln, "/page.html").header("ETag").value_or("\"missing\"");
@@ -248,7 +222,7 @@ TEST_CASE("If-None-Match wins over If-Modified-Since", "[static_files]") {
 }
 
 TEST_CASE("a single byte range gets 206 with exactly its bytes", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("letters.txt", letters);
   kiln_process kiln(serve(root));
 
@@ -278,7 +252,7 @@ TEST_CASE("a single byte range gets 206 with exactly its bytes", "[static_files]
 }
 
 TEST_CASE("ranges beyond the end get 416, unusable ones the whole file", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("letters.txt", letters);
   root.write("empty.txt", "");
   kiln_process kiln(serve(root));
@@ -309,7 +283,7 @@ TEST_CASE("ranges beyond the end get 416, unusable ones the whole file", "[stati
 }
 
 TEST_CASE("If-Range keeps the range only for the current representation", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("letters.txt", letters);
   kiln_process kiln(serve(root));
   std::string etag = fetch(kiln, "/letters.txt").header("ETag").value_or("\"missing\"");
@@ -335,7 +309,7 @@ TEST_CASE("If-Range keeps the range only for the current representation", "[stat
 }
 
 TEST_CASE("precompressed siblings are chosen by Accept-Encoding", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("app.js", "console.log('plain');\n");
   root.write("app.js.br", "BROTLI BYTES");
   root.write("app.js.gz", "GZIP BYTES!");
@@ -430,7 +404,7 @@ TEST_CASE("precompressed siblings are chosen by Accept-Encoding", "[static_files
 }
 
 TEST_CASE("content-hashed names are cached for good, others revalidated", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   for (const char* name :
        {"index.html", "assets/index-BxG3a9kF.js", "assets/index-Bx_3a-kF.css", "app.3f9a1c2b.js",
         "logo.png", "main.js", "index-settings.js", "jquery-3.6.0.min.js"}) {
@@ -459,7 +433,7 @@ TEST_CASE("content-hashed names are cached for good, others revalidated", "[stat
 
 TEST_CASE("directories: index.html, a redirect to add the slash, never a listing",
           "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("index.html", "root index");
   root.write("docs/index.html", "docs index");
   root.write("docs/guide/index.html", "guide index");
@@ -499,7 +473,7 @@ TEST_CASE("directories: index.html, a redirect to add the slash, never a listing
 
 TEST_CASE("SPA fallback: navigations get index.html, assets and the API do not",
           "[static_files][spa]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("index.html", "<div id=app></div>");
   root.write("assets/real.js", "real();");
   const std::string html = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
@@ -564,8 +538,8 @@ TEST_CASE("SPA fallback: navigations get index.html, assets and the API do not",
 }
 
 TEST_CASE("no request leaves the static root", "[static_files][security]") {
-  temporary_directory root;
-  temporary_directory outside("kiln-outside");
+  dated_directory root;
+  dated_directory outside("kiln-outside");
   root.write("index.html", "index");
   root.write("a/b/c.txt", "c");
   root.write(".env", "SECRET_KEY=root-dotfile");
@@ -632,8 +606,8 @@ TEST_CASE("no request leaves the static root", "[static_files][security]") {
 }
 
 TEST_CASE("symlinks are served only when they stay inside the root", "[static_files][security]") {
-  temporary_directory root;
-  temporary_directory outside("kiln-outside");
+  dated_directory root;
+  dated_directory outside("kiln-outside");
   root.write("real.txt", "real contents");
   root.write("sub/inner.txt", "inner contents");
   outside.write("secret.txt", "TOPSECRET");
@@ -661,7 +635,7 @@ TEST_CASE("symlinks are served only when they stay inside the root", "[static_fi
 
 TEST_CASE("large files come back whole, in ranges, and leave the connection usable",
           "[static_files][large]") {
-  temporary_directory root;
+  dated_directory root;
   const std::string big = random_bytes(5 * 1024 * 1024 + 123, 1);
   const std::string other = random_bytes(3 * 1024 * 1024 + 7, 2);
   root.write("big.bin", big);
@@ -754,7 +728,7 @@ TEST_CASE("large files come back whole, in ranges, and leave the connection usab
 }
 
 TEST_CASE("a file changed on disk is served fresh", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("page.txt", "version one");
   root.write("same-size.txt", "AAAA");
   root.set_time("same-size.txt", file_time, 100'000'000);
@@ -795,7 +769,7 @@ TEST_CASE("a file changed on disk is served fresh", "[static_files]") {
 }
 
 TEST_CASE("methods other than GET and HEAD get 405 for static files", "[static_files]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("file.txt", "contents");
   kiln_process kiln(serve(root));
   for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
@@ -819,7 +793,7 @@ TEST_CASE("methods other than GET and HEAD get 405 for static files", "[static_f
 }
 
 TEST_CASE("health and readiness endpoints", "[static_files][health]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("index.html", "index");
 
   SECTION("on by default") {
@@ -859,7 +833,7 @@ TEST_CASE("health and readiness endpoints", "[static_files][health]") {
 
 TEST_CASE("after TERM, readiness fails while kiln still serves for shutdown_delay",
           "[static_files][health]") {
-  temporary_directory root;
+  dated_directory root;
   root.write("file.txt", "contents");
   kiln_process kiln(serve(root, {"--shutdown-delay", "2"}));
   REQUIRE(fetch(kiln, "/readyz").status == 200);

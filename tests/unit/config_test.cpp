@@ -6,11 +6,11 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include "cpu_quota.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -28,40 +28,22 @@ std::string error_of(std::vector<const char*> arguments, const environment& env 
   return "no error";
 }
 
-// A TOML file under /tmp that lives as long as the test needs it.
-class toml_file {
- public:
-  explicit toml_file(std::string_view text) {
-    char name[] = "/tmp/kiln-config-test-XXXXXX";
-    int fd = mkstemp(name);
-    REQUIRE(fd >= 0);
-    path_ = name;
-    REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
-    close(fd);
-  }
-  ~toml_file() { unlink(path_.c_str()); }
-  toml_file(const toml_file&) = delete;
-  toml_file& operator=(const toml_file&) = delete;
-
-  const char* path() const { return path_.c_str(); }
-  // Where a value on this line is said to come from.
-  std::string at(int line) const { return path_ + ":" + std::to_string(line); }
-
- private:
-  std::string path_;
-};
+// Where a value on this line of file is said to come from.
+std::string at_line(const temporary_file& file, int line) {
+  return file.path() + ":" + std::to_string(line);
+}
 
 configuration load_toml(std::string_view text, const environment& env = {}) {
-  toml_file file(text);
-  return load({"-c", file.path()}, env);
+  temporary_file file(text);
+  return load({"-c", file.path().c_str()}, env);
 }
 
 // The error for a file holding text, with the file's name replaced by "FILE".
 std::string toml_error(std::string_view text, const environment& env = {}) {
-  toml_file file(text);
-  std::string message = error_of({"-c", file.path()}, env);
+  temporary_file file(text);
+  std::string message = error_of({"-c", file.path().c_str()}, env);
   if (auto at = message.find(file.path()); at != std::string::npos) {
-    message.replace(at, std::string_view(file.path()).size(), "FILE");
+    message.replace(at, file.path().size(), "FILE");
   }
   return message;
 }
@@ -215,7 +197,7 @@ TEST_CASE("the registry names each setting's type", "[config]") {
 // Each source.
 
 TEST_CASE("a TOML file sets each type of setting, named by file and line", "[config]") {
-  toml_file file(
+  temporary_file file(
       "# A comment, then a blank line.\n"
       "\n"
       "bind = [\"127.0.0.1:1\", \"unix:/tmp/kiln-test.sock\"]\n"
@@ -227,7 +209,7 @@ TEST_CASE("a TOML file sets each type of setting, named by file and line", "[con
       "pid = \"/tmp/kiln-test.pid\"\n"
       "log_level = \"WARNING\"\n"
       "limit_request_body = 0  # No limit.\n");
-  auto config = load({"-c", file.path()});
+  auto config = load({"-c", file.path().c_str()});
   CHECK(config.file == file.path());
   CHECK(config.values.bind == strings{"127.0.0.1:1", "unix:/tmp/kiln-test.sock"});
   CHECK(config.values.backlog == 16);
@@ -238,10 +220,10 @@ TEST_CASE("a TOML file sets each type of setting, named by file and line", "[con
   CHECK(config.values.pid == "/tmp/kiln-test.pid");
   CHECK(config.values.log_level == "warning");
   CHECK(config.values.limit_request_body == 0);
-  CHECK(config.origin("bind") == file.at(3));
-  CHECK(config.origin("backlog") == file.at(4));
-  CHECK(config.origin("keepalive") == file.at(7));
-  CHECK(config.origin("limit_request_body") == file.at(11));
+  CHECK(config.origin("bind") == at_line(file, 3));
+  CHECK(config.origin("backlog") == at_line(file, 4));
+  CHECK(config.origin("keepalive") == at_line(file, 7));
+  CHECK(config.origin("limit_request_body") == at_line(file, 11));
   CHECK(config.origin("body_timeout") == "default");
   CHECK(config.values.body_timeout == milliseconds(60000));
 }
@@ -259,16 +241,16 @@ TEST_CASE("TOML strings are read like environment values", "[config]") {
 }
 
 TEST_CASE("the file comes from -c, --config or KILN_CONFIG, and -c wins", "[config]") {
-  toml_file first("keepalive = 1\n");
-  toml_file second("keepalive = 2\n");
-  CHECK(load({"--config", first.path()}).values.keepalive == milliseconds(1000));
+  temporary_file first("keepalive = 1\n");
+  temporary_file second("keepalive = 2\n");
+  CHECK(load({"--config", first.path().c_str()}).values.keepalive == milliseconds(1000));
   std::string attached = std::string("--config=") + second.path();
   CHECK(load({attached.c_str()}).values.keepalive == milliseconds(2000));
   auto from_env = load({}, {{"KILN_CONFIG", first.path()}});
   CHECK(from_env.values.keepalive == milliseconds(1000));
   CHECK(from_env.file == first.path());
-  CHECK(from_env.origin("keepalive") == first.at(1));
-  auto both = load({"-c", second.path()}, {{"KILN_CONFIG", first.path()}});
+  CHECK(from_env.origin("keepalive") == at_line(first, 1));
+  auto both = load({"-c", second.path().c_str()}, {{"KILN_CONFIG", first.path()}});
   CHECK(both.values.keepalive == milliseconds(2000));
   CHECK(both.file == second.path());
   // No file at all.
@@ -364,7 +346,7 @@ TEST_CASE("a repeated flag: the last wins, a list flag collects", "[config]") {
 
 TEST_CASE("a flag beats the environment, which beats the file, which beats the default",
           "[config]") {
-  toml_file file(
+  temporary_file file(
       "# Precedence.\n"
       "keepalive = 10\n"
       "workers = 10\n");
@@ -374,32 +356,32 @@ TEST_CASE("a flag beats the environment, which beats the file, which beats the d
   CHECK(defaults.values.keepalive == milliseconds(75000));
   CHECK(defaults.origin("keepalive") == "default");
 
-  auto from_file = load({"-c", file.path()});
+  auto from_file = load({"-c", file.path().c_str()});
   CHECK(from_file.values.keepalive == milliseconds(10000));
-  CHECK(from_file.origin("keepalive") == file.at(2));
+  CHECK(from_file.origin("keepalive") == at_line(file, 2));
 
-  auto from_env = load({"-c", file.path()}, env);
+  auto from_env = load({"-c", file.path().c_str()}, env);
   CHECK(from_env.values.keepalive == milliseconds(20000));
   CHECK(from_env.origin("keepalive") == "env KILN_KEEPALIVE");
 
-  auto from_flag = load({"-c", file.path(), "--keepalive", "30"}, env);
+  auto from_flag = load({"-c", file.path().c_str(), "--keepalive", "30"}, env);
   CHECK(from_flag.values.keepalive == milliseconds(30000));
   CHECK(from_flag.origin("keepalive") == "flag --keepalive");
   // The flag's place on the command line does not matter.
-  auto flag_first = load({"--keepalive=30", "-c", file.path()}, env);
+  auto flag_first = load({"--keepalive=30", "-c", file.path().c_str()}, env);
   CHECK(flag_first.values.keepalive == milliseconds(30000));
   CHECK(flag_first.origin("keepalive") == "flag --keepalive");
 
   // The same with the conventional variable in between.
   env = {{"WEB_CONCURRENCY", "3"}};
-  auto conventional = load({"-c", file.path()}, env);
+  auto conventional = load({"-c", file.path().c_str()}, env);
   CHECK(conventional.values.workers == 3);
   CHECK(conventional.origin("workers") == "env WEB_CONCURRENCY");
   env["KILN_WORKERS"] = "4";
-  auto kiln_variable = load({"-c", file.path()}, env);
+  auto kiln_variable = load({"-c", file.path().c_str()}, env);
   CHECK(kiln_variable.values.workers == 4);
   CHECK(kiln_variable.origin("workers") == "env KILN_WORKERS");
-  auto flag = load({"-c", file.path(), "-w", "5"}, env);
+  auto flag = load({"-c", file.path().c_str(), "-w", "5"}, env);
   CHECK(flag.values.workers == 5);
   CHECK(flag.origin("workers") == "flag -w");
 }
@@ -413,10 +395,10 @@ TEST_CASE("PORT binds 0.0.0.0:$PORT only when nothing else gives a bind", "[conf
   CHECK(load({}, {{"PORT", " 8080 "}}).values.bind == strings{"0.0.0.0:8080"});
   CHECK(load({}, {{"PORT", "0"}}).values.bind == strings{"0.0.0.0:0"});
 
-  toml_file file("bind = \"127.0.0.1:7000\"\n");
-  auto from_file = load({"-c", file.path()}, {{"PORT", "9000"}});
+  temporary_file file("bind = \"127.0.0.1:7000\"\n");
+  auto from_file = load({"-c", file.path().c_str()}, {{"PORT", "9000"}});
   CHECK(from_file.values.bind == strings{"127.0.0.1:7000"});
-  CHECK(from_file.origin("bind") == file.at(1));
+  CHECK(from_file.origin("bind") == at_line(file, 1));
 
   auto from_env = load({}, {{"PORT", "9000"}, {"KILN_BIND", "127.0.0.1:7001"}});
   CHECK(from_env.values.bind == strings{"127.0.0.1:7001"});
@@ -429,7 +411,8 @@ TEST_CASE("PORT binds 0.0.0.0:$PORT only when nothing else gives a bind", "[conf
   // A PORT that is not used is not checked either.
   CHECK(load({"--bind", "127.0.0.1:7002"}, {{"PORT", "web"}}).values.bind ==
         strings{"127.0.0.1:7002"});
-  CHECK(load({"-c", file.path()}, {{"PORT", "web"}}).values.bind == strings{"127.0.0.1:7000"});
+  CHECK(load({"-c", file.path().c_str()}, {{"PORT", "web"}}).values.bind ==
+        strings{"127.0.0.1:7000"});
   CHECK(error_of({}, {{"PORT", "web"}}) ==
         "environment PORT=\"web\": PORT must be a port number from 0 to 65535");
   CHECK(error_of({}, {{"PORT", "65536"}}) ==
@@ -458,9 +441,9 @@ TEST_CASE("WEB_CONCURRENCY sets workers and HTTP_SERVE_TIMEOUT_SECONDS the timeo
   CHECK(both.origin("timeout") == "env KILN_TIMEOUT");
 
   // They beat the file, like any variable.
-  toml_file file("workers = 10\ntimeout = 30\n");
-  auto over_file =
-      load({"-c", file.path()}, {{"WEB_CONCURRENCY", "6"}, {"HTTP_SERVE_TIMEOUT_SECONDS", "9"}});
+  temporary_file file("workers = 10\ntimeout = 30\n");
+  auto over_file = load({"-c", file.path().c_str()},
+                        {{"WEB_CONCURRENCY", "6"}, {"HTTP_SERVE_TIMEOUT_SECONDS", "9"}});
   CHECK(over_file.values.workers == 6);
   CHECK(over_file.values.timeout == milliseconds(9000));
 
@@ -536,25 +519,27 @@ TEST_CASE("a malformed reference is an error", "[config]") {
 }
 
 TEST_CASE("TOML strings are interpolated, as the seed's gunicorn settings were", "[config]") {
-  toml_file file(
+  temporary_file file(
       "timeout = \"${HTTP_SERVE_TIMEOUT_SECONDS:-30}\"\n"
       "bind = \"0.0.0.0:${PORT:?PORT must be set}\"\n"
       "pid = \"${RUN:-/run}/kiln-$${USER}.pid\"\n");
-  auto config = load({"-c", file.path()}, {{"PORT", "9000"}});
+  auto config = load({"-c", file.path().c_str()}, {{"PORT", "9000"}});
   CHECK(config.values.timeout == milliseconds(30000));
-  CHECK(config.origin("timeout") == file.at(1));
+  CHECK(config.origin("timeout") == at_line(file, 1));
   CHECK(config.values.bind == strings{"0.0.0.0:9000"});
-  CHECK(config.origin("bind") == file.at(2));
+  CHECK(config.origin("bind") == at_line(file, 2));
   CHECK(config.values.pid == "/run/kiln-${USER}.pid");
 
   // The variable given, it sets the timeout twice; the environment's own reading counts.
-  auto set = load({"-c", file.path()}, {{"PORT", "9000"}, {"HTTP_SERVE_TIMEOUT_SECONDS", "45"}});
+  auto set =
+      load({"-c", file.path().c_str()}, {{"PORT", "9000"}, {"HTTP_SERVE_TIMEOUT_SECONDS", "45"}});
   CHECK(set.values.timeout == milliseconds(45000));
   CHECK(set.origin("timeout") == "env HTTP_SERVE_TIMEOUT_SECONDS");
 
-  CHECK(error_of({"-c", file.path()}) == file.at(2) + ": PORT is not set: PORT must be set");
-  CHECK(error_of({"-c", file.path()}, {{"PORT", ""}}) ==
-        file.at(2) + ": PORT is not set: PORT must be set");
+  CHECK(error_of({"-c", file.path().c_str()}) ==
+        at_line(file, 2) + ": PORT is not set: PORT must be set");
+  CHECK(error_of({"-c", file.path().c_str()}, {{"PORT", ""}}) ==
+        at_line(file, 2) + ": PORT is not set: PORT must be set");
 
   // In arrays too.
   auto listed = load_toml("bind = [\"127.0.0.1:${PORT}\", \"unix:${DIR:-/tmp}/k.sock\"]\n",
@@ -844,23 +829,23 @@ TEST_CASE("durations are seconds, with decimals down to milliseconds", "[config]
 // --print-config, --help.
 
 TEST_CASE("describe() shows every setting with its value and origin", "[config]") {
-  toml_file file("keepalive = 2.5\nlog_level = \"debug\"\n");
-  auto config = load({"-c", file.path(), "--bind", "127.0.0.1:1", "--bind", "unix:/tmp/k.sock",
-                      "--pid", "/tmp/a \"b\".pid"},
+  temporary_file file("keepalive = 2.5\nlog_level = \"debug\"\n");
+  auto config = load({"-c", file.path().c_str(), "--bind", "127.0.0.1:1", "--bind",
+                      "unix:/tmp/k.sock", "--pid", "/tmp/a \"b\".pid"},
                      {{"KILN_REUSE_PORT", "yes"}, {"WEB_CONCURRENCY", "3"}});
   std::string text = describe(config);
   CHECK(
       text.starts_with("# Sockets\nbind = [\"127.0.0.1:1\", \"unix:/tmp/k.sock\"]  # flag "
                        "--bind\nbacklog = 2048  # default\nreuse_port = true  # env "
                        "KILN_REUSE_PORT\n\n# Processes\nworkers = 3  # env WEB_CONCURRENCY\n"));
-  CHECK(described(config, "keepalive") == "keepalive = 2.5  # " + file.at(1));
-  CHECK(described(config, "log_level") == "log_level = \"debug\"  # " + file.at(2));
+  CHECK(described(config, "keepalive") == "keepalive = 2.5  # " + at_line(file, 1));
+  CHECK(described(config, "log_level") == "log_level = \"debug\"  # " + at_line(file, 2));
   CHECK(described(config, "pid") == "pid = \"/tmp/a \\\"b\\\".pid\"  # flag --pid");
   CHECK(described(config, "user") == "user = \"\"  # default");
   CHECK(described(config, "timeout") == "timeout = 30  # default");
   CHECK(described(config, "limit_request_body") == "limit_request_body = 1048576  # default");
   CHECK(text.find("\n\n# HTTP\nkeepalive = 2.5") != std::string::npos);
-  CHECK(text.find("\n\n# Logging\nlog_level = \"debug\"  # " + file.at(2) + "\n") !=
+  CHECK(text.find("\n\n# Logging\nlog_level = \"debug\"  # " + at_line(file, 2) + "\n") !=
         std::string::npos);
   // Every setting, once.
   for (const auto& info : setting_registry()) {

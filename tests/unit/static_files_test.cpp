@@ -1,11 +1,12 @@
 #include "static_files.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -83,37 +84,6 @@ class recording_responder final : public responder {
   }
 };
 
-// A temporary directory, removed with everything in it at the end of the test.
-class temporary_directory {
- public:
-  temporary_directory() {
-    char path[] = "/tmp/kiln-static-unit-XXXXXX";
-    REQUIRE(mkdtemp(path) != nullptr);
-    path_ = path;
-  }
-  ~temporary_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temporary_directory(const temporary_directory&) = delete;
-  temporary_directory& operator=(const temporary_directory&) = delete;
-
-  const std::string& path() const noexcept { return path_; }
-  std::string operator/(std::string_view relative) const {
-    return path_ + "/" + std::string(relative);
-  }
-  void write(std::string_view relative, std::string_view contents) const {
-    std::filesystem::path file = *this / relative;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out << contents;
-    REQUIRE(out.good());
-  }
-
- private:
-  std::string path_;
-};
-
 answer serve(static_files& files, std::string_view path, std::uint64_t now_ms = 1000,
              std::vector<header> headers = {}) {
   recording_responder out;
@@ -130,8 +100,8 @@ bool has_header(const answer& a, std::string_view line) {
 // A root with a regular file, a symlink to it, a symlink out of the root and a symlinked
 // directory out of the root.
 struct symlink_tree {
-  temporary_directory root;
-  temporary_directory outside;
+  temporary_directory root{"kiln-static-unit"};
+  temporary_directory outside{"kiln-static-unit"};
   symlink_tree() {
     root.write("real.txt", "inside");
     root.write("nested/deeper/file.txt", "nested file");
@@ -376,7 +346,7 @@ TEST_CASE("is_page_navigation: the API prefix, with and without its slash", "[st
 }
 
 TEST_CASE("static_files answers files, 404s and 405s", "[static_files]") {
-  temporary_directory root;
+  temporary_directory root("kiln-static-unit");
   root.write("index.html", "<h1>home</h1>");
   root.write("docs/index.html", "docs");
   root.write(".env", "SECRET=1");
@@ -404,7 +374,7 @@ TEST_CASE("static_files answers files, 404s and 405s", "[static_files]") {
 }
 
 TEST_CASE("static_files redirects to a directory's slash, on this site only", "[static_files]") {
-  temporary_directory root;
+  temporary_directory root("kiln-static-unit");
   root.write("docs/index.html", "docs");
   root.write("odd/index.html/index.html", "a directory called index.html");
   static_files files({root.path()});
@@ -422,7 +392,7 @@ TEST_CASE("static_files redirects to a directory's slash, on this site only", "[
 }
 
 TEST_CASE("static_files looks at the disk again once a second", "[static_files]") {
-  temporary_directory root;
+  temporary_directory root("kiln-static-unit");
   root.write("page.txt", "first");
   static_files files({root.path()});
   CHECK(serve(files, "/page.txt", 10'000).body == "first");
@@ -437,7 +407,7 @@ TEST_CASE("static_files looks at the disk again once a second", "[static_files]"
 
 TEST_CASE("static_files: a same-size rewrite in the same second changes the ETag",
           "[static_files]") {
-  temporary_directory root;
+  temporary_directory root("kiln-static-unit");
   root.write("page.txt", "one");
   auto set_mtime = [&](long nanoseconds) {
     struct timespec times[2] = {{1609459200, nanoseconds}, {1609459200, nanoseconds}};
@@ -467,7 +437,7 @@ TEST_CASE("static_files: a same-size rewrite in the same second changes the ETag
 }
 
 TEST_CASE("static_files: HEAD ignores Range", "[static_files]") {
-  temporary_directory root;
+  temporary_directory root("kiln-static-unit");
   root.write("letters.txt", "abcdefghij");
   static_files files({root.path()});
   recording_responder out;
@@ -526,7 +496,7 @@ TEST_CASE("static_files without openat2 follows no symlink at all", "[static_fil
 }
 
 TEST_CASE("static_files streams files above 1 MiB from their descriptor", "[static_files]") {
-  temporary_directory root;
+  temporary_directory root("kiln-static-unit");
   std::string big(3 * 1024 * 1024 + 17, '\0');
   for (std::size_t i = 0; i < big.size(); ++i)
     big[i] = static_cast<char>((i * 7919) >> 3);
