@@ -126,7 +126,7 @@ void access_log::check_format(std::string_view format) {
 }
 
 access_log::access_log(const std::string& destination, const std::string& format)
-    : json_(format == "json") {
+    : json_(format == "json"), pid_(getpid()) {
   if (!json_) pieces_ = compile(format);
   auto sink = open_log_sink(destination);
   sink->set_pattern("%v");
@@ -166,7 +166,7 @@ std::string access_log::format(const access_entry& entry) const {
         {"duration_ms", static_cast<double>(entry.duration_us) / 1000.0},
         {"referer", header_or_empty(req, "Referer")},
         {"user_agent", header_or_empty(req, "User-Agent")},
-        {"pid", getpid()},
+        {"pid", pid_},
     };
     return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }

@@ -61,6 +61,7 @@ class access_log {
 
   std::vector<piece> pieces_;
   bool json_ = false;
+  int pid_;  // The worker's: an access log is made after fork.
   std::shared_ptr<spdlog::logger> logger_;
 };
 

@@ -47,6 +47,8 @@ extern "C" void queue_signal(int number) {
 constexpr int tick_ms = 250;
 // An aborted worker that is still there after this long is killed.
 constexpr std::uint64_t abort_grace_ms = 1000;
+// After graceful_timeout, workers get this much longer to exit on their own before the KILL.
+constexpr std::uint64_t kill_margin_ms = 2000;
 // A quick stop (INT, QUIT) gives workers this long before they are killed.
 constexpr std::uint64_t quick_stop_ms = 5000;
 // More than this many crashes within the window make the master wait before respawning.
@@ -83,6 +85,31 @@ void reset_signal_handlers() noexcept {
   sigemptyset(&action.sa_mask);
   for (int number : master_signals)
     sigaction(number, &action, nullptr);
+}
+
+// The binary this process runs, as an absolute path, resolved now, as USR2 will need it later:
+// argv[0] may be relative to a directory kiln has left, or a name found on the PATH. Symlinks
+// are kept, so that an upgrade that moves a link runs the new binary.
+std::string executable_path() {
+  const auto& arguments = original_arguments();
+  std::string name = arguments.empty() ? std::string() : arguments.front();
+  if (name.find('/') != std::string::npos) {
+    if (name.front() == '/') return name;
+    char directory[4096];
+    if (getcwd(directory, sizeof directory) != nullptr) return std::string(directory) + "/" + name;
+  } else if (const char* path = std::getenv("PATH"); path != nullptr && !name.empty()) {
+    std::string_view rest = path;
+    while (true) {
+      auto colon = rest.find(':');
+      std::string candidate = std::string(rest.substr(0, colon)) + "/" + name;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+  char self[4096];
+  ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  return length > 0 ? std::string(self, static_cast<std::size_t>(length)) : name;
 }
 
 std::string describe_status(int status) {
@@ -156,7 +183,9 @@ arbiter::arbiter(command_line line, configuration config, const app& application
       random_(std::random_device{}()),
       pid_(getpid()),
       pidfile_(config_.values.pid),
-      target_(static_cast<std::size_t>(config_.values.workers)) {}
+      target_(static_cast<std::size_t>(config_.values.workers)) {
+  executable_ = executable_path();
+}
 
 arbiter::~arbiter() {
   for (int& fd : signal_pipe) {
@@ -175,7 +204,7 @@ int arbiter::run() {
   if (!pidfile_.empty()) write_pidfile(pidfile_);
   spdlog::info("Starting kiln {} (master pid: {})", KILN_VERSION, pid_);
   for (const auto& socket : listeners_)
-    spdlog::info("Listening at: {} ({})", socket.url(), pid_);
+    spdlog::info("Listening at: {} ({})", socket->url(), pid_);
   spdlog::info("Using {} workers", target_);
   // At debug level, what the configuration changed from the defaults, and where it came from.
   std::string described = describe(config_);
@@ -204,7 +233,7 @@ int arbiter::run() {
   if (new_master_ != 0) {
     // The re-executed master serves these sockets now.
     for (auto& socket : listeners_)
-      socket.keep_socket_file();
+      socket->keep_socket_file();
   }
   remove_pidfile();
   spdlog::info("Shutting down: master exits with {}", exit_code_);
@@ -255,7 +284,8 @@ void arbiter::handle_signal(int number) {
       reload();
       break;
     case SIGTTIN:
-      ++target_;
+      // The scoreboard has room for twice the most workers a setting allows: for overlaps.
+      if (target_ < 1024) ++target_;
       spdlog::info("Number of workers: {}", target_);
       break;
     case SIGTTOU:
@@ -299,9 +329,9 @@ void arbiter::open_listeners() {
       match = find_inherited([&](std::size_t i) { return inherited[i].bound_to(address); });
     if (match) {
       taken[*match] = true;
-      listeners_.push_back(std::move(inherited[*match]));
+      listeners_.push_back(std::make_shared<listener>(std::move(inherited[*match])));
     } else if (bind_given || inherited.empty()) {
-      listeners_.push_back(listener::open(text, options));
+      listeners_.push_back(std::make_shared<listener>(listener::open(text, options)));
     }
   }
   for (std::size_t i = 0; i < inherited.size(); ++i) {
@@ -310,7 +340,8 @@ void arbiter::open_listeners() {
       spdlog::warn("Closing inherited socket {}: no bind setting names it", inherited[i].url());
     } else {
       // Socket activation without a bind setting: serve what systemd handed over.
-      listeners_.push_back(std::move(inherited[i]));
+      listeners_.push_back(std::make_shared<listener>(std::move(inherited[i])));
+      serving_inherited_ = true;
     }
   }
 }
@@ -336,10 +367,10 @@ void arbiter::spawn_worker() {
   std::vector<int> own_sockets;  // reuse_port sockets the child takes over.
   try {
     for (const auto& socket : listeners_) {
-      if (socket.shared()) {
-        fds.push_back(socket.fd());
+      if (socket->shared()) {
+        fds.push_back(socket->fd());
       } else {
-        own_sockets.push_back(socket.socket_for_worker());
+        own_sockets.push_back(socket->socket_for_worker());
         fds.push_back(own_sockets.back());
       }
     }
@@ -364,7 +395,7 @@ void arbiter::spawn_worker() {
     scoreboard_->release(*slot);
     return;
   }
-  slot->pid.store(pid);
+
   workers_.push_back({.pid = pid,
                       .number = number,
                       .generation = generation_,
@@ -375,8 +406,12 @@ void arbiter::spawn_worker() {
 
 void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds,
                          const sigset_t& signal_mask) {
-  // What belongs to the master stays with it: its signal handlers and its signal pipe.
+  // What belongs to the master stays with it: its signal handlers and its signal pipe. The
+  // signals only the master acts on are ignored, so that `pkill -HUP kiln`, which matches
+  // "kiln: worker" too, cannot kill the workers, nor TTIN stop them.
   reset_signal_handlers();
+  for (int ignored : {SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2})
+    std::signal(ignored, SIG_IGN);
   for (int fd : signal_pipe)
     ::close(fd);
   // A worker must not outlive its master.
@@ -463,24 +498,26 @@ void arbiter::reap_workers() {
 }
 
 void arbiter::worker_failed_to_boot(const worker_process& process) {
-  bool old_workers_serve = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
-    return w.generation < process.generation;
-  });
-  if (process.generation == generation_ && previous_config_ && old_workers_serve &&
-      state_ == state::running) {
+  if (process.generation != generation_ || process.stop_sent_ms != 0 || state_ != state::running) {
+    // A worker of a configuration already given up, or one told to stop anyway.
+    spdlog::error("Worker (pid: {}) failed to boot; it was not needed any more", process.pid);
+    return;
+  }
+  if (rollback_) {
     // A reload's workers cannot start: go back to the configuration the old workers run.
     spdlog::error("Worker (pid: {}) of the new configuration failed to boot: keeping the old one",
                   process.pid);
     for (auto& w : workers_) {
       if (w.generation == generation_) stop_worker(w, SIGTERM);
     }
-    config_ = std::move(*previous_config_);
-    previous_config_.reset();
-    --generation_;
+    config_ = std::move(rollback_->config);
+    listeners_ = std::move(rollback_->listeners);
+    generation_ = rollback_->generation;
+    rollback_.reset();
+    set_log_level(config_.values.log_level);
     target_ = static_cast<std::size_t>(config_.values.workers);
     return;
   }
-  if (state_ != state::running) return;
   spdlog::critical("Worker (pid: {}) failed to boot: stopping kiln", process.pid);
   exit_code_ = worker_boot_failed;
   stop(false);
@@ -545,7 +582,8 @@ void arbiter::manage_workers() {
   // Too many (TTOU): the oldest go first.
   for (auto& process : workers_) {
     if (serving <= target_) break;
-    if (process.generation == generation_ && process.stop_sent_ms == 0 && !process.replacing) {
+    if (process.generation == generation_ && process.stop_sent_ms == 0 &&
+        process.abort_sent_ms == 0 && !process.replacing) {
       stop_worker(process, SIGTERM);
       --serving;
     }
@@ -559,7 +597,7 @@ void arbiter::manage_workers() {
         stop_worker(process, SIGTERM);
       }
     }
-    previous_config_.reset();
+    rollback_.reset();
   }
   if (now >= respawn_after_ms_ + crash_window_ms * 3) backoff_ms_ = 0;
 }
@@ -568,9 +606,12 @@ void arbiter::stop(bool graceful) {
   if (state_ == state::stopped) return;
   if (state_ == state::stopping && graceful) return;
   state_ = state::stopping;
-  std::uint64_t grace = graceful
-                            ? static_cast<std::uint64_t>(config_.values.graceful_timeout.count())
-                            : quick_stop_ms;
+  // Workers close what is left themselves at graceful_timeout; the master's KILL comes a little
+  // later, for the workers that could not.
+  std::uint64_t grace =
+      graceful
+          ? static_cast<std::uint64_t>(config_.values.graceful_timeout.count()) + kill_margin_ms
+          : quick_stop_ms;
   stop_deadline_ms_ =
       std::min(stop_deadline_ms_ == 0 ? UINT64_MAX : stop_deadline_ms_, monotonic_ms() + grace);
   for (auto& process : workers_)
@@ -578,45 +619,44 @@ void arbiter::stop(bool graceful) {
   if (workers_.empty()) state_ = state::stopped;
 }
 
+std::vector<std::shared_ptr<listener>> arbiter::sockets_for(const configuration& config) const {
+  // Sockets systemd handed over stay as long as no bind setting replaces them.
+  if (serving_inherited_ && config.origin("bind") == "default") return listeners_;
+  const settings& values = config.values;
+  listen_options options{static_cast<int>(values.backlog), values.reuse_port};
+  std::vector<std::shared_ptr<listener>> sockets;
+  for (const auto& text : values.bind) {
+    auto same = std::find_if(listeners_.begin(), listeners_.end(), [&](const auto& held) {
+      return held->bind_text() == text && held->suits(values.reuse_port);
+    });
+    if (same != listeners_.end()) {
+      sockets.push_back(*same);
+    } else {
+      sockets.push_back(std::make_shared<listener>(listener::open(text, options)));
+      spdlog::info("Listening at: {} ({})", sockets.back()->url(), pid_);
+    }
+  }
+  return sockets;
+}
+
 void arbiter::reload() {
   if (state_ != state::running) return;
   configuration fresh;
+  std::vector<std::shared_ptr<listener>> sockets;
   try {
     fresh = load_configuration(line_, process_environment());
-  } catch (const config_error& error) {
-    spdlog::error("Reload failed, still running the previous configuration: {}", error.what());
-    return;
-  }
-  // Sockets: keep those whose bind setting is unchanged, open the new ones. The old workers
-  // hold their own copies of any socket that goes away.
-  std::vector<listener> sockets;
-  try {
-    listen_options options{static_cast<int>(fresh.values.backlog), fresh.values.reuse_port};
-    for (const auto& text : fresh.values.bind) {
-      auto same = std::find_if(listeners_.begin(), listeners_.end(), [&](const listener& l) {
-        return l.bind_text() == text && l.shared() != fresh.values.reuse_port;
-      });
-      if (same != listeners_.end()) {
-        sockets.push_back(std::move(*same));
-        listeners_.erase(same);
-      } else {
-        sockets.push_back(listener::open(text, options));
-        spdlog::info("Listening at: {} ({})", sockets.back().url(), pid_);
-      }
-    }
+    sockets = sockets_for(fresh);
   } catch (const std::exception& error) {
-    for (auto& socket : sockets) {
-      if (socket.fd() >= 0) listeners_.push_back(std::move(socket));
-    }
+    // Whatever sockets were made for it close here; the running configuration keeps its own.
     spdlog::error("Reload failed, still running the previous configuration: {}", error.what());
     return;
   }
+  rollback_ = rollback{std::move(config_), listeners_, generation_};
   listeners_ = std::move(sockets);
-  previous_config_ = std::move(config_);
   config_ = std::move(fresh);
   set_log_level(config_.values.log_level);
   target_ = static_cast<std::size_t>(config_.values.workers);
-  ++generation_;
+  generation_ = ++last_generation_;
   spdlog::info("Reloaded the configuration: starting {} new workers", target_);
 }
 
@@ -640,45 +680,72 @@ void arbiter::reexec() {
     spdlog::warn("USR2 ignored: the new master (pid: {}) is still running", new_master_);
     return;
   }
-  const auto& arguments = original_arguments();
-  std::string binary = arguments.empty() ? std::string("kiln") : arguments.front();
+  // Everything the child needs is made before fork: between fork and exec it only moves
+  // descriptors and calls execve.
+  std::vector<std::string> environment_strings;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string_view text = *entry;
+    if (!text.starts_with("LISTEN_")) environment_strings.emplace_back(text);
+  }
+  std::string names;
+  for (const auto& socket : listeners_) {
+    if (!names.empty()) names += ':';
+    names += encode_socket_name(socket->bind_text());
+  }
+  environment_strings.push_back("LISTEN_FDS=" + std::to_string(listeners_.size()));
+  environment_strings.push_back("LISTEN_FDNAMES=" + names);
+  // The sockets become descriptors 3, 4, ... as systemd hands them over, named by their bind
+  // setting. Duplicates above that range first, so that moving one cannot overwrite another.
+  std::vector<int> high;
+  int above = 3 + static_cast<int>(listeners_.size());
+  for (const auto& socket : listeners_) {
+    int fd = fcntl(socket->fd(), F_DUPFD_CLOEXEC, above);
+    if (fd < 0) {
+      spdlog::error("fcntl(F_DUPFD) for USR2: {}", errno_text(errno));
+      for (int done : high)
+        ::close(done);
+      return;
+    }
+    high.push_back(fd);
+  }
+  char listen_pid[32] = "LISTEN_PID=";  // Filled in by the child, which knows its pid.
+  std::vector<char*> envp;
+  for (auto& text : environment_strings)
+    envp.push_back(text.data());
+  envp.push_back(listen_pid);
+  envp.push_back(nullptr);
+  std::vector<std::string> arguments = original_arguments();
+  std::vector<char*> argv;
+  for (auto& argument : arguments)
+    argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  const char* binary = executable_.c_str();
+
+  // Moved first, so that the new master can write its own pidfile without a race.
+  if (!pidfile_.empty()) std::rename(pidfile_.c_str(), (pidfile_ + ".oldbin").c_str());
   signal_blocker blocked;
   pid_t pid = fork();
-  if (pid != 0) blocked.restore();
-  if (pid < 0) {
-    spdlog::error("fork for USR2: {}", errno_text(errno));
-    return;
-  }
   if (pid == 0) {
-    // Hand the sockets over as systemd does: descriptors 3, 4, ... named by their bind setting.
-    std::vector<int> high;
-    std::string names;
-    for (const auto& socket : listeners_) {
-      high.push_back(
-          fcntl(socket.fd(), F_DUPFD_CLOEXEC, 3 + 2 * static_cast<int>(listeners_.size()) + 64));
-      if (!names.empty()) names += ':';
-      names += encode_socket_name(socket.bind_text());
-    }
     for (std::size_t i = 0; i < high.size(); ++i)
       dup2(high[i], 3 + static_cast<int>(i));
-    setenv("LISTEN_FDS", std::to_string(high.size()).c_str(), 1);
-    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-    setenv("LISTEN_FDNAMES", names.c_str(), 1);
+    std::snprintf(listen_pid + std::strlen(listen_pid), 20, "%d", static_cast<int>(getpid()));
     reset_signal_handlers();
     sigprocmask(SIG_SETMASK, &blocked.previous(), nullptr);
-    std::vector<char*> argv;
-    for (const auto& argument : arguments)
-      argv.push_back(const_cast<char*>(argument.c_str()));
-    argv.push_back(nullptr);
-    execve(binary.c_str(), argv.data(), environ);
-    std::fprintf(stderr, "kiln: execve(\"%s\") for USR2: %s\n", binary.c_str(),
-                 errno_text(errno).c_str());
+    execve(binary, argv.data(), envp.data());
+    std::fprintf(stderr, "kiln: execve(\"%s\") for USR2: %s\n", binary, errno_text(errno).c_str());
     _exit(127);
   }
+  blocked.restore();
+  for (int fd : high)
+    ::close(fd);
+  if (pid < 0) {
+    spdlog::error("fork for USR2: {}", errno_text(errno));
+    if (!pidfile_.empty()) std::rename((pidfile_ + ".oldbin").c_str(), pidfile_.c_str());
+    return;
+  }
   new_master_ = pid;
-  if (!pidfile_.empty()) std::rename(pidfile_.c_str(), (pidfile_ + ".oldbin").c_str());
   spdlog::info("Started a new master (pid: {}) from {}; stop this one (pid: {}) with TERM", pid,
-               binary, pid_);
+               executable_, pid_);
 }
 
 void arbiter::reopen_logs() {

@@ -61,6 +61,9 @@ class arbiter {
   void manage_workers();
 
   void open_listeners();
+  // The sockets a configuration needs: those already held whose bind setting is unchanged, and
+  // new ones for the rest. Throws when a new one cannot be made.
+  std::vector<std::shared_ptr<listener>> sockets_for(const configuration& config) const;
   void spawn_worker();
   [[noreturn]] void run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds,
                                const sigset_t& signal_mask);
@@ -82,8 +85,18 @@ class arbiter {
   const app& application_;
   command_line line_;
   configuration config_;
-  std::optional<configuration> previous_config_;  // While a reload's workers boot.
-  std::vector<listener> listeners_;
+  // What a reload replaced, kept until the new workers serve: a reload whose workers cannot
+  // boot goes back to it.
+  struct rollback {
+    configuration config;
+    std::vector<std::shared_ptr<listener>> listeners;
+    unsigned generation;
+  };
+  std::optional<rollback> rollback_;
+  // Shared: a socket whose bind setting a reload keeps belongs to both configurations.
+  std::vector<std::shared_ptr<listener>> listeners_;
+  bool serving_inherited_ = false;  // Sockets systemd handed over, with no bind setting given.
+  std::string executable_;          // The binary USR2 runs, as an absolute path.
   std::unique_ptr<scoreboard> scoreboard_;
   std::vector<worker_process> workers_;
   std::deque<int> pending_signals_;
@@ -93,8 +106,9 @@ class arbiter {
   pid_t pid_ = 0;
   pid_t new_master_ = 0;  // The re-executed binary after USR2, while it is our child.
   std::string pidfile_;
-  std::size_t target_ = 1;  // How many workers of the current generation should serve.
-  unsigned generation_ = 0;
+  std::size_t target_ = 1;        // How many workers of the current generation should serve.
+  unsigned generation_ = 0;       // The configuration workers are started with.
+  unsigned last_generation_ = 0;  // Never reused, so that a stray worker cannot be mistaken.
   unsigned spawned_ = 0;
   std::uint64_t stop_deadline_ms_ = 0;
   std::uint64_t respawn_after_ms_ = 0;  // Crash back-off: no spawning before this.

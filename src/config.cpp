@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <grp.h>
 #include <limits>
 #include <optional>
@@ -411,10 +412,13 @@ void validate(const configuration& config) {
     const std::string& path =
         name == std::string_view("error_log") ? config.values.error_log : config.values.access_log;
     if (path.empty() || path == "-") continue;
-    // Found out now, with the setting's name, rather than as a worker that cannot start.
-    if (FILE* file = std::fopen(path.c_str(), "a")) {
-      std::fclose(file);
-    } else {
+    // Found out now, with the setting's name, rather than as a worker that cannot start; and
+    // without creating the file, which would then belong to whoever checked.
+    std::string directory = std::filesystem::path(path).parent_path().string();
+    if (directory.empty()) directory = ".";
+    bool writable = ::access(path.c_str(), W_OK) == 0 ||
+                    (errno == ENOENT && ::access(directory.c_str(), W_OK) == 0);
+    if (!writable) {
       fail(config.origin(name),
            fmt::format("{} \"{}\" cannot be opened: {}", name, path, std::strerror(errno)));
     }
@@ -634,7 +638,7 @@ std::string interpolate(std::string_view text, const environment& env, std::stri
 
 namespace {
 
-std::string quoted(std::string_view text) {
+std::string toml_quoted(std::string_view text) {
   std::string result = "\"";
   for (char c : text) {
     switch (c) {
@@ -669,12 +673,12 @@ std::string toml_value(const settings& values, const setting_info& info) {
     std::string operator()(milliseconds settings::*m) const {
       return format_number(static_cast<double>((values.*m).count()) / 1000.0);
     }
-    std::string operator()(std::string settings::*m) const { return quoted(values.*m); }
+    std::string operator()(std::string settings::*m) const { return toml_quoted(values.*m); }
     std::string operator()(std::vector<std::string> settings::*m) const {
       std::string text = "[";
       for (const auto& item : values.*m) {
         if (text.size() > 1) text += ", ";
-        text += quoted(item);
+        text += toml_quoted(item);
       }
       return text + "]";
     }

@@ -145,7 +145,7 @@ void connection::stop_reading() noexcept {
 void connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buffer) noexcept {
   auto& self = *static_cast<connection*>(handle->data);
   // An unfinished head keeps growing in the carry buffer, so that its spans stay contiguous.
-  if (self.carry_size_ > 0 && !self.lingering_) {
+  if (self.carry_size_ > 0 && !self.carry_unparsed_ && !self.lingering_) {
     if (!self.reserve_carry(self.carry_size_ + carry_read_room)) {
       *buffer = uv_buf_init(nullptr, 0);  // libuv reports UV_ENOBUFS to on_read.
       return;
@@ -218,9 +218,9 @@ void connection::keep(const char* from, const char* end, bool fed) noexcept {
     }
     std::memcpy(carry_.get(), from, size);
   }
-  if (fed) parser_.rebase(carry_.get() - from);
+  if (fed) parser_.rebase(from, size, carry_.get());
   carry_size_ = static_cast<std::uint32_t>(size);
-  carry_parsed_ = fed ? carry_size_ : 0;
+  carry_unparsed_ = !fed;
 }
 
 bool connection::reserve_carry(std::size_t size) noexcept {
@@ -230,7 +230,7 @@ bool connection::reserve_carry(std::size_t size) noexcept {
   if (!bigger) return false;
   if (carry_size_ > 0) {
     std::memcpy(bigger.get(), carry_.get(), carry_size_);
-    if (carry_parsed_ > 0) parser_.rebase(bigger.get() - carry_.get());
+    if (!carry_unparsed_) parser_.rebase(carry_.get(), carry_size_, bigger.get());
   }
   carry_ = std::move(bigger);
   carry_capacity_ = static_cast<std::uint32_t>(capacity);
@@ -239,7 +239,8 @@ bool connection::reserve_carry(std::size_t size) noexcept {
 
 void connection::release_carry() noexcept {
   carry_.reset();
-  carry_capacity_ = carry_size_ = carry_parsed_ = 0;
+  carry_capacity_ = carry_size_ = 0;
+  carry_unparsed_ = false;
 }
 
 void connection::on_request_head(request& req) noexcept {
@@ -418,7 +419,7 @@ void connection::settle() noexcept {
   // Pipelined requests that waited for the client to take earlier answers go first.
   while (!closing_ && pending_writes_ == 0 && !stream_ && !close_after_write_ && has_unparsed()) {
     parser_.resume();
-    parse(carry_.get() + carry_parsed_, carry_size_ - carry_parsed_);
+    parse(carry_.get(), carry_size_);
     write_batch();
   }
   if (closing_) return;
@@ -429,6 +430,8 @@ void connection::settle() noexcept {
   }
   if (stream_) {
     stop_reading();
+    // A client that stops taking the file, and a read that never returns, both end here.
+    worker_.arm(*this, timeout_kind::send);
     if (!stream_->reading) stream_file();
     return;
   }
@@ -440,7 +443,7 @@ void connection::settle() noexcept {
     }
     return;
   }
-  if (parser_.head_start() != nullptr) {
+  if (parser_.reading_head()) {
     // A head's time runs from its first byte: slow clients cannot extend it by dribbling.
     if (queue() != &worker_.queue(timeout_kind::header)) worker_.arm(*this, timeout_kind::header);
   } else if (parser_.inside_request()) {
@@ -450,7 +453,11 @@ void connection::settle() noexcept {
       close();
       return;
     }
-    worker_.arm(*this, timeout_kind::keepalive);
+    // Idle time runs from the last response, not the last byte: stray empty lines between
+    // requests, which llhttp skips, do not keep a connection open.
+    if (queue() != &worker_.queue(timeout_kind::keepalive)) {
+      worker_.arm(*this, timeout_kind::keepalive);
+    }
   }
   start_reading();
 }

@@ -83,7 +83,7 @@ class connection final : public timeout_link, private request_sink, private resp
   void keep(const char* from, const char* end, bool fed) noexcept;
   bool reserve_carry(std::size_t size) noexcept;
   void release_carry() noexcept;
-  bool has_unparsed() const noexcept { return carry_parsed_ < carry_size_; }
+  bool has_unparsed() const noexcept { return carry_unparsed_ && carry_size_ > 0; }
 
   // Writes what the worker's batch holds, then decides what comes next.
   void flush() noexcept;
@@ -128,12 +128,12 @@ class connection final : public timeout_link, private request_sink, private resp
   std::uint64_t response_bytes_ = 0;
   std::array<std::string_view, 3> response_headers_;
   int response_status_ = 0;
-  // Bytes kept between reads: [0, carry_parsed_) is an unfinished head llhttp has seen,
-  // [carry_parsed_, carry_size_) are pipelined bytes it has not.
+  // Bytes kept between reads: an unfinished head llhttp has seen (reads append to it), or
+  // pipelined bytes it has not seen yet (carry_unparsed_: kept while parsing is paused).
   std::unique_ptr<char[]> carry_;
   std::uint32_t carry_capacity_ = 0;
   std::uint32_t carry_size_ = 0;
-  std::uint32_t carry_parsed_ = 0;
+  bool carry_unparsed_ = false;
   std::uint32_t requests_ = 0;
   std::uint32_t pending_writes_ = 0;
   connection_mode mode_ = connection_mode::keep_alive;  // For the response being written.

@@ -61,6 +61,12 @@ class listener {
   int fd() const noexcept { return fd_; }
   // True when every worker accepts from fd(); false when each needs socket_for_worker().
   bool shared() const noexcept { return !reserve_; }
+  // True when this socket can serve its bind setting with reuse_port on or off: a TCP socket
+  // is made one way or the other, a unix socket or an inherited one either way.
+  bool suits(bool reuse_port) const noexcept {
+    bool tcp = bound_.ss_family == AF_INET || bound_.ss_family == AF_INET6;
+    return !tcp || shared() != reuse_port;
+  }
   // reuse_port: a new listening socket on the same address for one worker; throws.
   int socket_for_worker() const;
   // The bind setting this socket serves: "127.0.0.1:0".

@@ -1,5 +1,6 @@
 #include "log.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -58,22 +59,37 @@ class level_flag final : public spdlog::custom_flag_formatter {
 // away, the next lines go to a new file of the same name.
 class reopenable_file_sink final : public spdlog::sinks::base_sink<std::mutex>, public reopenable {
  public:
-  explicit reopenable_file_sink(const std::string& path) { file_.open(path, false); }
-  void reopen() override {
-    std::lock_guard lock(mutex_);
-    file_.reopen(false);
+  explicit reopenable_file_sink(std::string path)
+      : path_(std::move(path)), file_(std::make_unique<spdlog::details::file_helper>()) {
+    file_->open(path_, false);
+  }
+  bool reopen() noexcept override {
+    // The new file is opened before the old one is let go: a worker that may not create it (a
+    // directory it cannot write to, a full disk) goes on writing where it did.
+    try {
+      auto fresh = std::make_unique<spdlog::details::file_helper>();
+      fresh->open(path_, false);
+      std::lock_guard lock(mutex_);
+      file_->flush();
+      file_ = std::move(fresh);
+      return true;
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "kiln: cannot reopen %s: %s\n", path_.c_str(), error.what());
+      return false;
+    }
   }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& message) override {
     spdlog::memory_buf_t formatted;
     formatter_->format(message, formatted);
-    file_.write(formatted);
+    file_->write(formatted);
   }
-  void flush_() override { file_.flush(); }
+  void flush_() override { file_->flush(); }
 
  private:
-  spdlog::details::file_helper file_;
+  std::string path_;
+  std::unique_ptr<spdlog::details::file_helper> file_;
 };
 
 spdlog::level::level_enum parse_level(std::string_view level) {
@@ -152,7 +168,7 @@ std::string errno_text(int error) {
   return fmt::format("{} ({})", name != nullptr ? name : "?", std::strerror(error));
 }
 
-void reopen_log_files() {
+void reopen_log_files() noexcept {
   for (const auto& file : files)
     file->reopen();
 }

@@ -34,13 +34,14 @@ std::string uv_error(int code);
 std::string errno_text(int error);
 
 // Reopens every log file after logrotate moved it (USR1).
-void reopen_log_files();
+void reopen_log_files() noexcept;
 
 // A log file that can be opened again under its name.
 class reopenable {
  public:
   virtual ~reopenable() = default;
-  virtual void reopen() = 0;
+  // Opens the file again under its name; on failure keeps writing to the old one.
+  virtual bool reopen() noexcept = 0;
 };
 
 }  // namespace kiln

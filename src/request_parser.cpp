@@ -20,8 +20,12 @@ bool extend(std::string_view& span, const char* at, std::size_t length) noexcept
   return true;
 }
 
-void shift(std::string_view& span, std::ptrdiff_t delta) noexcept {
-  if (!span.empty()) span = {span.data() + delta, span.size()};
+// Moves a span that lies in [from, from + size) to the same place in to; others (such as the
+// literal "/" an empty path becomes) stay.
+void move_span(std::string_view& span, const char* from, std::size_t size,
+               const char* to) noexcept {
+  if (span.empty() || span.data() < from || span.data() >= from + size) return;
+  span = {to + (span.data() - from), span.size()};
 }
 
 std::string_view trim_trailing_whitespace(std::string_view value) noexcept {
@@ -100,6 +104,9 @@ struct llhttp_callbacks {
     self.field_name_length_ = 0;
     self.body_size_ = 0;
     self.head_start_ = nullptr;
+    self.head_end_ = nullptr;
+    self.head_done_ = false;
+    if (self.owned_head_.capacity() > 0) std::string().swap(self.owned_head_);
     self.inside_request_ = true;
     self.in_trailers_ = false;
     return HPE_OK;
@@ -275,6 +282,12 @@ request_parser::result request_parser::feed(const char* data, std::size_t size) 
     const char* stopped = llhttp_get_error_pos(&parser_);
     switch (code) {
       case HPE_OK:
+        if (head_start_ != nullptr && limits_.head != 0 &&
+            static_cast<std::size_t>(end - head_start_) > limits_.head) {
+          fail(431, "request head larger than limit_request_head");
+          return {status::failed, size};
+        }
+        keep_head();
         return {status::need_more, size};
       case HPE_PAUSED:
         if (!head_complete_) {
@@ -286,7 +299,13 @@ request_parser::result request_parser::feed(const char* data, std::size_t size) 
           fail(400, "a line of the head does not end with CRLF");
           return {status::failed, static_cast<std::size_t>(stopped - data)};
         }
+        if (limits_.head != 0 && static_cast<std::size_t>(stopped - head_start_) > limits_.head) {
+          fail(431, "request head larger than limit_request_head");
+          return {status::failed, static_cast<std::size_t>(stopped - data)};
+        }
         head_start_ = nullptr;
+        head_end_ = stopped;
+        head_done_ = true;
         in_trailers_ = true;
         sink_.on_request_head(request_);
         llhttp_resume(&parser_);
@@ -341,17 +360,34 @@ bool request_parser::finish() noexcept {
   return llhttp_finish(&parser_) == HPE_OK && !inside_request_;
 }
 
-void request_parser::rebase(std::ptrdiff_t delta) noexcept {
-  if (head_start_ != nullptr) head_start_ += delta;
-  shift(request_.method, delta);
-  shift(request_.target, delta);
-  shift(version_, delta);
-  shift(field_name_, delta);
-  shift(field_value_, delta);
-  for (auto& field : request_.headers) {
-    shift(field.name, delta);
-    shift(field.value, delta);
+void request_parser::rebase(const char* from, std::size_t size, const char* to) noexcept {
+  if (head_start_ != nullptr && head_start_ >= from && head_start_ < from + size) {
+    head_start_ = to + (head_start_ - from);
   }
+  for (auto* span : {&request_.method, &request_.target, &request_.path, &request_.query, &version_,
+                     &field_name_, &field_value_}) {
+    move_span(*span, from, size, to);
+  }
+  for (auto& field : request_.headers) {
+    move_span(field.name, from, size, to);
+    move_span(field.value, from, size, to);
+  }
+}
+
+void request_parser::keep_head() noexcept {
+  if (!inside_request_ || !head_done_ || head_end_ == nullptr) return;
+  // The body is still to come, in later reads: the head's bytes will not outlive this call
+  // where they are. From the head's first byte to its end: where that is, head_start_ was.
+  const char* begin = request_.method.data();
+  auto size = static_cast<std::size_t>(head_end_ - begin);
+  try {
+    owned_head_.assign(begin, size);
+  } catch (const std::bad_alloc&) {
+    fail(503, "out of memory for a request head");
+    return;
+  }
+  rebase(begin, size, owned_head_.data());
+  head_end_ = nullptr;
 }
 
 int request_parser::fail(int code, std::string_view reason) noexcept {

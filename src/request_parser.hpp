@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <llhttp.h>
@@ -16,6 +17,7 @@ struct request_limits {
   std::size_t fields = 100;          // 431 Request Header Fields Too Large
   std::size_t field_size = 8190;     // 431
   std::uint64_t body = 1024 * 1024;  // 413 Content Too Large; 0 means no limit
+  std::size_t head = 64 * 1024;      // 431, for the whole head
 };
 
 // The owner of a request_parser hears about each request through this interface. The calls are
@@ -43,7 +45,9 @@ struct parse_error {
 //
 // The spans of a head that is not complete yet point into the caller's buffer. A caller that
 // must keep such a head across reads copies the bytes from head_start() on and calls rebase();
-// later bytes of the same head must then follow them in the same buffer.
+// later bytes of the same head must then follow them in the same buffer. Once a head is
+// complete, the parser copies it when the body is still to come, so that the request's views
+// stay valid until on_request_complete whatever happens to the caller's buffers.
 class request_parser {
  public:
   enum class status {
@@ -67,13 +71,14 @@ class request_parser {
   bool finish() noexcept;
 
   const parse_error& error() const noexcept { return error_; }
-  request& current() noexcept { return request_; }
   // The first byte of a head that is still being received, or nullptr.
   const char* head_start() const noexcept { return head_start_; }
-  // Moves every span of the unfinished head by delta bytes.
-  void rebase(std::ptrdiff_t delta) noexcept;
+  // The caller moved the bytes [from, from + size) to to: spans into them follow.
+  void rebase(const char* from, std::size_t size, const char* to) noexcept;
   // True between the first byte of a request and its end.
   bool inside_request() const noexcept { return inside_request_; }
+  // True from the first byte of a request until its head is complete.
+  bool reading_head() const noexcept { return inside_request_ && !head_done_; }
 
  private:
   friend struct llhttp_callbacks;
@@ -83,6 +88,8 @@ class request_parser {
   int check_request_line() noexcept;
   int count_field_bytes(std::size_t length) noexcept;
   int check_head() noexcept;
+  // Copies a complete head whose body is still to come into owned_head_.
+  void keep_head() noexcept;
 
   llhttp_t parser_;
   const request_limits& limits_;
@@ -90,19 +97,22 @@ class request_parser {
   request request_;
   parse_error error_;
   const char* head_start_ = nullptr;
+  const char* head_end_ = nullptr;  // Set when the head is complete, until it is kept.
+  std::string owned_head_;
   std::string_view field_name_;
   std::string_view field_value_;
   std::string_view version_;
   std::size_t field_count_ = 0;
   std::size_t field_size_ = 0;  // Bytes of the current field: name, ": " and value.
   std::size_t field_name_length_ = 0;
-  std::size_t sniffed_ = 0;
-  std::size_t chunk_extension_name_length_ = 0;  // Bytes of a method llhttp does not know.
+  std::size_t sniffed_ = 0;  // Bytes of a method llhttp does not know.
+  std::size_t chunk_extension_name_length_ = 0;
   std::uint64_t body_size_ = 0;
   bool inside_request_ = false;
   bool in_trailers_ = false;
   bool paused_ = false;           // The sink paused llhttp; the next feed resumes it.
   bool head_complete_ = false;    // Paused at the end of a head, to check it (see feed()).
+  bool head_done_ = false;        // The current request's head is complete.
   bool sniffing_method_ = false;  // Telling an unknown method (501) from garbage (400).
 };
 

@@ -21,7 +21,6 @@ struct worker_slot {
   std::atomic<std::uint64_t> heartbeat_ms;  // CLOCK_MONOTONIC, written from the worker's loop.
   std::atomic<std::uint64_t> requests;      // Requests answered.
   std::atomic<worker_state> state;
-  std::atomic<pid_t> pid;
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<worker_state>::is_always_lock_free);

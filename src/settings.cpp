@@ -206,6 +206,16 @@ const std::array registry = {
         .maximum = 1048576,
     },
     setting_info{
+        .name = "limit_request_head",
+        .section = "HTTP",
+        .field = &settings::limit_request_head,
+        .default_value = "65536",
+        .help = "Largest request head (request line and every header field), in bytes; a larger "
+                "one gets 431. It bounds what a connection can make a worker hold.",
+        .minimum = 1024,
+        .maximum = 16777216,
+    },
+    setting_info{
         .name = "limit_request_body",
         .section = "HTTP",
         .field = &settings::limit_request_body,

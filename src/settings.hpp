@@ -40,6 +40,7 @@ struct settings {
   std::int64_t limit_request_fields = 0;
   std::int64_t limit_request_field_size = 0;
   std::int64_t limit_request_body = 0;
+  std::int64_t limit_request_head = 0;
   // The application.
   std::string static_root;
   bool spa_fallback = false;

@@ -70,7 +70,6 @@ class timeout_queue {
     first->unlink();
     return first;
   }
-  std::uint64_t duration_ms() const noexcept { return duration_ms_; }
 
  private:
   friend class timeout_link;

@@ -35,7 +35,8 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
       limits_{static_cast<std::size_t>(config.limit_request_line),
               static_cast<std::size_t>(config.limit_request_fields),
               static_cast<std::size_t>(config.limit_request_field_size),
-              static_cast<std::uint64_t>(config.limit_request_body)},
+              static_cast<std::uint64_t>(config.limit_request_body),
+              static_cast<std::size_t>(config.limit_request_head)},
       timeouts_{timeout_queue(static_cast<std::uint64_t>(config.header_timeout.count())),
                 timeout_queue(static_cast<std::uint64_t>(config.body_timeout.count())),
                 timeout_queue(static_cast<std::uint64_t>(config.keepalive.count())),
@@ -246,8 +247,10 @@ void worker::call_handler(const handler& function, request& req, responder& out)
     }
     out.send(answer.status, scratch_, {}, answer.body);
   } catch (const http_error& error) {
+    // An error status, as the name says: 1xx or 0 would leave the client without a response.
+    int status = error.status() >= 400 && error.status() <= 599 ? error.status() : 500;
     std::string body = nlohmann::json{{"error", error.what()}}.dump();
-    out.send(error.status(), "Content-Type: application/json\r\n", {}, body);
+    out.send(status, "Content-Type: application/json\r\n", {}, body);
   } catch (const std::exception& error) {
     spdlog::error("{} {}: the handler failed: {}", req.method, req.path, error.what());
     out.send_status(500);
@@ -325,11 +328,7 @@ void worker::on_signal(uv_signal_t* signal, int number) noexcept {
 
 void worker::begin_shutdown() noexcept {
   if (shutting_down_) return;
-  shutting_down_ = true;
-  if (config_.graceful_timeout.count() > 0) {
-    uv_timer_start(&graceful_deadline_, on_graceful_deadline,
-                   static_cast<std::uint64_t>(config_.graceful_timeout.count()), 0);
-  }
+  start_shutdown_clock();
   if (config_.shutdown_delay.count() == 0) {
     stop_gracefully();
     return;
@@ -340,6 +339,13 @@ void worker::begin_shutdown() noexcept {
       &shutdown_delay_,
       [](uv_timer_t* timer) { static_cast<worker*>(timer->data)->stop_gracefully(); },
       static_cast<std::uint64_t>(config_.shutdown_delay.count()), 0);
+}
+
+void worker::start_shutdown_clock() noexcept {
+  shutting_down_ = true;
+  // graceful_timeout 0 means no grace at all: what is left closes on the next turn of the loop.
+  uv_timer_start(&graceful_deadline_, on_graceful_deadline,
+                 static_cast<std::uint64_t>(config_.graceful_timeout.count()), 0);
 }
 
 void worker::stop_now() noexcept {
@@ -357,14 +363,8 @@ void worker::stop_gracefully() noexcept {
     uv_close(&entry->handle.handle, nullptr);
   }
   for_each_connection([](connection& c) { c.drain(); });
-  if (!shutting_down_) {
-    // Stopped for another reason than TERM (the master is gone): the deadline starts now.
-    shutting_down_ = true;
-    if (config_.graceful_timeout.count() > 0) {
-      uv_timer_start(&graceful_deadline_, on_graceful_deadline,
-                     static_cast<std::uint64_t>(config_.graceful_timeout.count()), 0);
-    }
-  }
+  // Stopped for another reason than TERM (the master is gone): the deadline starts now.
+  if (!shutting_down_) start_shutdown_clock();
   uv_timer_stop(&shutdown_delay_);
   finish_if_done();
 }

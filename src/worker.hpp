@@ -99,6 +99,8 @@ class worker {
   static void on_heartbeat(uv_timer_t* timer) noexcept;
   void call_handler(const handler& function, request& req, responder& out) noexcept;
   void accept_queued(listening& entry) noexcept;
+  // Readiness fails from now on, and graceful_timeout starts to run.
+  void start_shutdown_clock() noexcept;
   void accept_waiting() noexcept;
   void schedule_timer() noexcept;
   void expire_timeouts() noexcept;

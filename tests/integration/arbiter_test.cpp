@@ -209,6 +209,40 @@ TEST_CASE("HUP with a broken configuration keeps the old one running", "[arbiter
   wait_for_workers(kiln.pid(), 3);
 }
 
+TEST_CASE("HUP whose workers cannot boot goes back to the old configuration", "[arbiter]") {
+  if (geteuid() != 0) {
+    SUCCEED("not root: a worker that cannot open its log needs a user to switch to");
+    return;
+  }
+  temporary_directory directory("kiln-arbiter");
+  std::string file = directory / "kiln.toml";
+  std::ofstream(file) << "workers = 3\n";
+  kiln_process kiln({"-c", file, "--bind", "127.0.0.1:0"});
+  auto workers = wait_for_workers(kiln.pid(), 3);
+  // Valid for the master (root may write there), fatal for every new worker (nobody may not).
+  std::ofstream(file) << "workers = 3\nuser = \"nobody\"\naccess_log = \"" << directory.path()
+                      << "/access.log\"\n";
+  kiln.signal(SIGHUP);
+  CHECK(kiln.wait_for_output("of the new configuration failed to boot: keeping the old one"));
+  // The other new workers fail too, and must not stop kiln.
+  REQUIRE(eventually([&] { return kiln.count_in_output("Worker failed to boot") == 3; }));
+  REQUIRE(eventually([&] {
+    auto children = children_of(kiln.pid());
+    return std::set<pid_t>(children.begin(), children.end()) == workers;
+  }));
+  CHECK(kiln.running());
+  CHECK(kiln.output().find("stopping kiln") == std::string::npos);
+  http_client client(kiln.port());
+  REQUIRE(client.send(get("/healthz")));
+  auto response = client.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  // A scaling signal after the rollback uses the old configuration's sockets and settings.
+  kiln.signal(SIGTTIN);
+  wait_for_workers(kiln.pid(), 4);
+  CHECK(kiln.stop(SIGTERM) == exited_with(0));
+}
+
 TEST_CASE("TERM lets a slow download finish and the master exits 0", "[arbiter]") {
   temporary_directory root("kiln-arbiter");
   std::string big(4 * 1024 * 1024, 'x');

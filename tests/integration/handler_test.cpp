@@ -2,6 +2,7 @@
 // throw, build a bad response, or block the loop.
 #include <nlohmann/json.hpp>
 #include <signal.h>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -64,6 +65,40 @@ TEST_CASE("a handler is given the method, path, query, parameters, body and head
     CHECK(wrong.status == 405);
     CHECK(wrong.header("Allow") == "POST, PUT");
   }
+}
+
+TEST_CASE("a handler sees the head whole when the body arrives in later reads", "[handler]") {
+  kiln_process kiln(test_app());
+  http_client client(kiln.port());
+  SECTION("Expect: 100-continue: the body waits for the interim response") {
+    REQUIRE(client.send(
+        "POST /echo/late?q=2 HTTP/1.1\r\nHost: k\r\nX-Test: t\r\nExpect: 100-continue\r\n"
+        "Content-Length: 5\r\n\r\n"));
+    REQUIRE(eventually([&] {
+      client.closed_by_server(20ms);
+      return client.unread().starts_with("HTTP/1.1 100 Continue\r\n\r\n");
+    }));
+    REQUIRE(client.send("hello"));
+  }
+  SECTION("the head cut in two, then the body") {
+    REQUIRE(client.send("POST /echo/late?q=2 HTTP/1.1\r\nHost: k\r\nX-Te"));
+    std::this_thread::sleep_for(50ms);  // Separate reads, not a speed assumption.
+    REQUIRE(client.send("st: t\r\nContent-Length: 5\r\n\r\n"));
+    std::this_thread::sleep_for(50ms);
+    REQUIRE(client.send("hel"));
+    std::this_thread::sleep_for(50ms);
+    REQUIRE(client.send("lo"));
+  }
+  auto response = client.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  auto given = nlohmann::json::parse(response->body);
+  CHECK(given["method"] == "POST");
+  CHECK(given["path"] == "/echo/late");
+  CHECK(given["query"] == "q=2");
+  CHECK(given["name"] == "late");
+  CHECK(given["x_test"] == "t");
+  CHECK(given["body"] == "hello");
 }
 
 TEST_CASE("a handler that throws is a 500 and a log line, and the worker lives on", "[handler]") {

@@ -173,7 +173,7 @@ TEST_CASE("rebase moves an unfinished head to another buffer", "[request_parser]
 
   // What the connection does: copy the head into its own buffer, rebase, read on after it.
   std::string carry = first + "ple.com\r\nAccept: */*\r\n\r\n";
-  parser.rebase(carry.data() - first.data());
+  parser.rebase(first.data(), first.size(), carry.data());
   first.assign(first.size(), 'X');  // The old buffer is reused for something else.
   const char* rest = carry.data() + first.size();
   auto result = parser.feed(rest, carry.size() - first.size());
@@ -183,6 +183,53 @@ TEST_CASE("rebase moves an unfinished head to another buffer", "[request_parser]
   CHECK(sink.requests[0].headers == std::vector<std::pair<std::string, std::string>>{
                                         {"Host", "example.com"}, {"Accept", "*/*"}});
   CHECK(parser.head_start() == nullptr);
+}
+
+TEST_CASE("a head whose body comes in later reads stays valid until the request completes",
+          "[request_parser]") {
+  // Reads what it needs only when the request is complete, as handlers do.
+  struct late_reader final : request_sink {
+    std::string method, path, query, host, body;
+    void on_request_head(request&) noexcept override {}
+    void on_request_body(request& req, std::string_view chunk) noexcept override {
+      req.body.append(chunk);
+    }
+    bool on_request_complete(request& req) noexcept override {
+      method = req.method;
+      path = req.path;
+      query = req.query;
+      host = req.header_value("Host").value_or("");
+      body = req.body;
+      return true;
+    }
+  } sink;
+  request_limits limits;
+  request_parser parser(limits, sink);
+  std::string read =
+      "POST /upload?x=1 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 10\r\n\r\n01234";
+  REQUIRE(parser.feed(read.data(), read.size()).state == request_parser::status::need_more);
+  // The buffer is reused for the next read, as the worker's shared read buffer is.
+  read.assign(read.size(), 'X');
+  std::string rest = "56789";
+  REQUIRE(parser.feed(rest.data(), rest.size()).state == request_parser::status::need_more);
+  CHECK(sink.method == "POST");
+  CHECK(sink.path == "/upload");
+  CHECK(sink.query == "x=1");
+  CHECK(sink.host == "example.com");
+  CHECK(sink.body == "0123456789");
+}
+
+TEST_CASE("a head larger than limit_request_head is refused", "[request_parser]") {
+  recording_sink sink(false);
+  request_limits limits;
+  limits.head = 1024;
+  request_parser parser(limits, sink);
+  std::string head = "GET / HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 40; ++i)
+    head += "X-Field-" + std::to_string(i) + ": " + std::string(20, 'v') + "\r\n";
+  auto result = parser.feed(head.data(), head.size());
+  CHECK(result.state == request_parser::status::failed);
+  CHECK(parser.error().status == 431);
 }
 
 TEST_CASE("feeding after a pause goes on without an explicit resume", "[request_parser]") {
