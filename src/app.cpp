@@ -7,31 +7,6 @@
 namespace kiln {
 namespace {
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes one path segment; false when an escape is malformed.
-bool decode_segment(std::string_view segment, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < segment.size(); ++i) {
-    if (segment[i] != '%') {
-      out.push_back(segment[i]);
-      continue;
-    }
-    if (i + 2 >= segment.size()) return false;
-    int high = hex_value(segment[i + 1]);
-    int low = hex_value(segment[i + 2]);
-    if (high < 0 || low < 0) return false;
-    out.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return true;
-}
-
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> segments;
   std::size_t start = path.starts_with('/') ? 1 : 0;
@@ -87,12 +62,12 @@ app::match app::find(std::string_view method, std::string_view path,
     for (std::size_t i = 0; i < segments.size() && matched; ++i) {
       const std::string& expected = entry.segments[i];
       if (is_parameter(expected)) {
-        matched = !segments[i].empty() && decode_segment(segments[i], decoded);
+        matched = !segments[i].empty() && percent_decode(segments[i], decoded);
         if (matched) {
           params.emplace_back(std::string_view(expected).substr(1, expected.size() - 2), decoded);
         }
       } else {
-        matched = decode_segment(segments[i], decoded) && decoded == expected;
+        matched = percent_decode(segments[i], decoded) && decoded == expected;
       }
     }
     if (!matched) continue;

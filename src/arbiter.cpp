@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <system_error>
@@ -112,6 +113,25 @@ std::string executable_path() {
   return length > 0 ? std::string(self, static_cast<std::size_t>(length)) : name;
 }
 
+// Lets every worker hold worker_connections sockets and its files: the soft limit on open
+// files (often 1024) rises to the hard one, and a limit still too low is said out loud.
+void raise_open_file_limit(std::int64_t worker_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  auto needed = static_cast<rlim_t>(worker_connections) + 128;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    spdlog::warn(
+        "The open file limit ({}) is below worker_connections plus room for files ({}): "
+        "raise it (ulimit -n, LimitNOFILE=) or lower worker_connections",
+        limit.rlim_cur, needed);
+  }
+}
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
@@ -196,6 +216,7 @@ arbiter::~arbiter() {
 
 int arbiter::run() {
   set_process_title("kiln: master");
+  raise_open_file_limit(config_.values.worker_connections);
   // Room for every worker the settings allow, twice over: during a reload or a retirement old
   // and new workers overlap.
   scoreboard_ = std::make_unique<scoreboard>(2 * 1024 + 64);

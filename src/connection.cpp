@@ -385,19 +385,8 @@ void connection::write_batch() noexcept {
     // The socket is full: libuv sends the rest when it can, from a copy this connection owns.
     auto pending = std::make_unique<pending_write>();
     pending->bytes = batch.rest_from(written);
-    pending->owner = this;
-    pending->request.data = pending.get();
-    const auto& rest = pending->bytes.buffers;
-    if (int error = uv_write(&pending->request, &handle_.stream, rest.data(),
-                             static_cast<unsigned>(rest.size()), on_write);
-        error != 0) {
-      spdlog::debug("uv_write: {}", uv_error(error));
-      batch.clear();
-      close();
-      return;
-    }
-    pending.release();  // libuv holds it until on_write.
-    ++pending_writes_;
+    std::vector<uv_buf_t> rest = pending->bytes.buffers;
+    queue_write(std::move(pending), rest.data(), rest.size());
   }
   batch.clear();
 }
@@ -506,11 +495,17 @@ void connection::on_file_read(uv_fs_t* request) noexcept {
 }
 
 void connection::write_borrowed(const char* data, std::size_t size) noexcept {
-  auto pending = std::make_unique<pending_write>();
+  uv_buf_t piece = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
+  queue_write(std::make_unique<pending_write>(), &piece, 1);
+}
+
+void connection::queue_write(std::unique_ptr<pending_write> pending, const uv_buf_t* buffers,
+                             std::size_t count) noexcept {
   pending->owner = this;
   pending->request.data = pending.get();
-  uv_buf_t piece = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
-  if (int error = uv_write(&pending->request, &handle_.stream, &piece, 1, on_write); error != 0) {
+  int error =
+      uv_write(&pending->request, &handle_.stream, buffers, static_cast<unsigned>(count), on_write);
+  if (error != 0) {
     spdlog::debug("uv_write: {}", uv_error(error));
     close();
     return;

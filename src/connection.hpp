@@ -93,6 +93,9 @@ class connection final : public timeout_link, private request_sink, private resp
   void stream_file() noexcept;
   // Writes bytes that stay valid until the write completes (a streamed file's buffer).
   void write_borrowed(const char* data, std::size_t size) noexcept;
+  // Hands a write to libuv, which calls on_write when it is done; closes on failure.
+  void queue_write(std::unique_ptr<pending_write> pending, const uv_buf_t* buffers,
+                   std::size_t count) noexcept;
   void start_reading() noexcept;
   void stop_reading() noexcept;
   void start_lingering() noexcept;

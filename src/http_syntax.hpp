@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace kiln {
@@ -14,5 +15,7 @@ bool is_token(std::string_view text) noexcept;
 // A header field value kiln may send: no control characters but horizontal tab, so that no
 // value can end a line or break a client's parser.
 bool is_field_value(std::string_view text) noexcept;
+// Decodes %XX escapes into out; false for a malformed escape ("%4", "%zz").
+bool percent_decode(std::string_view text, std::string& out);
 
 }  // namespace kiln

@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include "http_syntax.hpp"
+
 namespace kiln {
 namespace {
 
@@ -66,23 +68,6 @@ bool int_option(int fd, int level, int name) {
   int value = 0;
   socklen_t length = sizeof value;
   return getsockopt(fd, level, name, &value, &length) == 0 && value != 0;
-}
-
-std::string percent_decode(std::string_view text) {
-  std::string result;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
-      unsigned value = 0;
-      auto [end, error] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-      if (error == std::errc{} && end == text.data() + i + 3) {
-        result.push_back(static_cast<char>(value));
-        i += 2;
-        continue;
-      }
-    }
-    result.push_back(text[i]);
-  }
-  return result;
 }
 
 }  // namespace
@@ -142,7 +127,8 @@ std::vector<inherited_socket> take_inherited_sockets() {
     std::string_view rest = names != nullptr ? names : "";
     for (int i = 0; i < n; ++i) {
       auto colon = rest.find(':');
-      std::string name = percent_decode(rest.substr(0, colon));
+      std::string name;
+      if (!percent_decode(rest.substr(0, colon), name)) name = rest.substr(0, colon);
       rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
       int fd = 3 + i;  // SD_LISTEN_FDS_START.
       fcntl(fd, F_SETFD, FD_CLOEXEC);

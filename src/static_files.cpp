@@ -13,6 +13,7 @@
 
 #include "http_date.hpp"
 #include "http_fields.hpp"
+#include "http_syntax.hpp"
 #include "mime_types.hpp"
 
 namespace kiln {
@@ -26,13 +27,6 @@ constexpr std::uint64_t revalidate_after_ms = 1000;
 
 constexpr std::string_view cache_forever = "Cache-Control: public, max-age=31536000, immutable\r\n";
 constexpr std::string_view cache_revalidate = "Cache-Control: no-cache\r\n";
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Reads a whole file; false with errno set on failure.
 bool read_whole(int fd, std::string& contents, std::size_t size) noexcept {
@@ -135,20 +129,10 @@ struct static_files::cached_file {
 };
 
 path_verdict to_relative_path(std::string_view encoded_path, std::string& relative) {
-  relative.clear();
   std::string& decoded = relative;
-  for (std::size_t i = 0; i < encoded_path.size(); ++i) {
-    char c = encoded_path[i];
-    if (c == '%') {
-      if (i + 2 >= encoded_path.size()) return path_verdict::bad_request;
-      int high = hex_value(encoded_path[i + 1]);
-      int low = hex_value(encoded_path[i + 2]);
-      if (high < 0 || low < 0) return path_verdict::bad_request;
-      c = static_cast<char>(high * 16 + low);
-      i += 2;
-    }
-    if (c == '\0' || c == '\\') return path_verdict::bad_request;
-    decoded.push_back(c);
+  if (!percent_decode(encoded_path, decoded)) return path_verdict::bad_request;
+  if (decoded.find_first_of(std::string_view("\0\\", 2)) != std::string::npos) {
+    return path_verdict::bad_request;
   }
   if (decoded.empty() || decoded.front() != '/') return path_verdict::bad_request;
 
