@@ -4,23 +4,17 @@
 
 #include <kiln/request.hpp>
 
+#include "http_syntax.hpp"
+
 namespace kiln {
 namespace {
-
-std::string_view trim(std::string_view text) noexcept {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
-}
 
 // Calls visit for each comma-separated element of a list-valued field, trimmed and non-empty.
 template <typename Visit>
 void for_each_element(std::string_view list, Visit visit) noexcept {
   while (!list.empty()) {
     auto comma = list.find(',');
-    std::string_view element = trim(list.substr(0, comma));
+    std::string_view element = trim_ows(list.substr(0, comma));
     if (!element.empty() && visit(element)) return;
     if (comma == std::string_view::npos) return;
     list.remove_prefix(comma + 1);
@@ -33,7 +27,7 @@ bool weight_is_zero(std::string_view parameters) noexcept {
   // Parameters are ";"-separated, and their names case-insensitive: "Q=0" refuses too.
   while (!parameters.empty()) {
     auto semicolon = parameters.find(';');
-    std::string_view parameter = trim(parameters.substr(0, semicolon));
+    std::string_view parameter = trim_ows(parameters.substr(0, semicolon));
     if (parameter.size() >= 2 && (parameter[0] == 'q' || parameter[0] == 'Q') &&
         parameter[1] == '=') {
       std::string_view value = parameter.substr(2);
@@ -65,7 +59,7 @@ bool accepts_encoding(std::string_view accept_encoding, std::string_view coding)
   bool named = false;
   for_each_element(accept_encoding, [&](std::string_view element) {
     auto semicolon = element.find(';');
-    std::string_view name = trim(element.substr(0, semicolon));
+    std::string_view name = trim_ows(element.substr(0, semicolon));
     std::string_view parameters =
         semicolon == std::string_view::npos ? std::string_view{} : element.substr(semicolon + 1);
     if (iequals(name, coding)) {
@@ -80,7 +74,7 @@ bool accepts_encoding(std::string_view accept_encoding, std::string_view coding)
 }
 
 bool etag_matches(std::string_view if_none_match, std::string_view etag) noexcept {
-  if (trim(if_none_match) == "*") return true;
+  if (trim_ows(if_none_match) == "*") return true;
   bool matched = false;
   for_each_element(if_none_match, [&](std::string_view tag) {
     matched = strip_weak(tag) == strip_weak(etag);
@@ -91,7 +85,7 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag) noexcep
 
 std::optional<std::time_t> parse_http_date(std::string_view text) noexcept {
   // "Sun, 06 Nov 1994 08:49:37 GMT": fixed positions.
-  text = trim(text);
+  text = trim_ows(text);
   if (text.size() != 29 || text[3] != ',' || text[4] != ' ' || text[7] != ' ' || text[11] != ' ' ||
       text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT") {
     return std::nullopt;
@@ -130,16 +124,16 @@ std::optional<std::time_t> parse_http_date(std::string_view text) noexcept {
 }
 
 range_verdict parse_range(std::string_view range, std::uint64_t size, byte_range& out) noexcept {
-  range = trim(range);
+  range = trim_ows(range);
   // Range units are compared without regard to case (RFC 9110, 14.1).
   if (range.size() < 6 || !iequals(range.substr(0, 6), "bytes=")) return range_verdict::whole;
-  std::string_view spec = trim(range.substr(6));
+  std::string_view spec = trim_ows(range.substr(6));
   // Several ranges would need multipart/byteranges; RFC 9110 lets a server ignore Range.
   if (spec.find(',') != std::string_view::npos) return range_verdict::whole;
   auto dash = spec.find('-');
   if (dash == std::string_view::npos) return range_verdict::whole;
-  std::string_view first_text = trim(spec.substr(0, dash));
-  std::string_view last_text = trim(spec.substr(dash + 1));
+  std::string_view first_text = trim_ows(spec.substr(0, dash));
+  std::string_view last_text = trim_ows(spec.substr(dash + 1));
   std::uint64_t first = 0;
   std::uint64_t last = 0;
   if (first_text.empty()) {

@@ -41,6 +41,14 @@ bool percent_decode(std::string_view text, std::string& out) {
   return true;
 }
 
+std::string_view trim_ows(std::string_view text) noexcept {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+    text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+    text.remove_suffix(1);
+  return text;
+}
+
 bool is_field_value(std::string_view text) noexcept {
   return std::none_of(text.begin(), text.end(), [](char c) {
     auto byte = static_cast<unsigned char>(c);

@@ -15,6 +15,8 @@ bool is_token(std::string_view text) noexcept;
 // A header field value kiln may send: no control characters but horizontal tab, so that no
 // value can end a line or break a client's parser.
 bool is_field_value(std::string_view text) noexcept;
+// Text without the optional whitespace (spaces and tabs, RFC 9110's OWS) around it.
+std::string_view trim_ows(std::string_view text) noexcept;
 // Decodes %XX escapes into out; false for a malformed escape ("%4", "%zz").
 bool percent_decode(std::string_view text, std::string& out);
 

@@ -28,12 +28,6 @@ void move_span(std::string_view& span, const char* from, std::size_t size,
   span = {to + (span.data() - from), span.size()};
 }
 
-std::string_view trim_trailing_whitespace(std::string_view value) noexcept {
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
-    value.remove_suffix(1);
-  return value;
-}
-
 bool is_digit(char c) noexcept {
   return c >= '0' && c <= '9';
 }
@@ -185,8 +179,7 @@ struct llhttp_callbacks {
     // Trailer fields count against the limits but are not kept: the head was handed on already,
     // and the bytes they sit in are not kept contiguous.
     if (!self.in_trailers_) {
-      self.request_.headers.push_back(
-          {self.field_name_, trim_trailing_whitespace(self.field_value_)});
+      self.request_.headers.push_back({self.field_name_, trim_ows(self.field_value_)});
     }
     self.field_name_ = {};
     self.field_value_ = {};

@@ -144,6 +144,23 @@ TEST_CASE("a worker stopped with TERM is replaced and the master lives on", "[ar
   CHECK(client.read_response());
 }
 
+TEST_CASE("signals meant for the master leave a worker alone", "[arbiter]") {
+  // `pkill -HUP kiln` matches "kiln: worker" too: workers ignore HUP, TTIN, TTOU and USR2.
+  kiln_process kiln(with_workers(1));
+  auto workers = wait_for_workers(kiln.pid(), 1);
+  pid_t worker = *workers.begin();
+  for (int number : {SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2})
+    REQUIRE(::kill(worker, number) == 0);
+  http_client client(kiln.port());
+  REQUIRE(client.send(get("/healthz")));
+  auto response = client.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  CHECK(process_alive(worker));
+  CHECK(children_of(kiln.pid()) == std::vector<pid_t>{worker});
+  CHECK(kiln.output().find("died unexpectedly") == std::string::npos);
+}
+
 TEST_CASE("workers exit when the master dies", "[arbiter]") {
   kiln_process kiln(with_workers(2));
   auto workers = wait_for_workers(kiln.pid(), 2);

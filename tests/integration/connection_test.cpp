@@ -365,6 +365,54 @@ TEST_CASE("an idle keep-alive connection is closed after keepalive", "[connectio
   CHECK(std::chrono::steady_clock::now() - idle_since >= 900ms);
 }
 
+TEST_CASE("empty lines between requests do not keep an idle connection open",
+          "[connection][timeout]") {
+  // llhttp skips empty lines before a request; they must not restart the keepalive clock.
+  kiln_process kiln(serve_www({"--keepalive", "1"}));
+  http_client client(kiln.port());
+  REQUIRE(client.send(get("/a.txt")));
+  REQUIRE(client.read_response());
+  bool closed = eventually([&] {
+    if (!client.send("\r\n")) return true;
+    return client.closed_by_server(200ms);
+  });
+  CHECK(closed);
+}
+
+TEST_CASE("a method dribbled a byte at a time gets 408 after header_timeout",
+          "[connection][timeout]") {
+  // An unknown method keeps the parser busy telling 501 from 400: still a head, still timed.
+  kiln_process kiln(serve_www({"--header-timeout", "1"}));
+  http_client client(kiln.port());
+  bool answered = eventually([&] {
+    if (!client.send("Q")) return true;
+    return client.closed_by_server(200ms) || !client.unread().empty();
+  });
+  REQUIRE(answered);
+  auto response = client.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 408);
+}
+
+TEST_CASE("a head larger than limit_request_head gets 431 and the connection closes",
+          "[connection]") {
+  kiln_process kiln(serve_www({"--limit-request-head", "1024"}));
+  std::string fields;
+  for (int i = 0; i < 40; ++i)
+    fields += "X-Field-" + std::to_string(i) + ": " + std::string(20, 'v') + "\r\n";
+  http_client client(kiln.port());
+  client.send(get("/a.txt", fields));
+  auto response = client.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 431);
+  CHECK(client.closed_by_server());
+  http_client small(kiln.port());
+  REQUIRE(small.send(get("/a.txt", "X-Field: v\r\n")));
+  auto served = small.read_response();
+  REQUIRE(served);
+  CHECK(served->status == 200);
+}
+
 TEST_CASE("keep-alive connections outlive a short header_timeout", "[connection][timeout]") {
   // header_timeout governs a head in progress, keepalive an idle connection: an idle gap longer
   // than header_timeout but shorter than keepalive must not close the connection.

@@ -121,6 +121,8 @@ TEST_CASE("a handler that throws is a 500 and a log line, and the worker lives o
   auto teapot = ask(client, get("/http-error"));
   CHECK(teapot.status == 418);
   CHECK(nlohmann::json::parse(teapot.body) == nlohmann::json{{"error", "short and stout"}});
+  // An "error" status that is not one would leave the client waiting for a final response.
+  CHECK(ask(client, get("/http-error-100")).status == 500);
   // The same connection, the same worker: nothing was restarted.
   CHECK(ask(client, get("/healthz")).status == 200);
   CHECK(children_of(kiln.pid()) == std::vector<pid_t>{worker});

@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   app.get("/http-error", [](const kiln::request&) -> kiln::response {
     throw kiln::http_error(418, "short and stout");
   });
+  app.get("/http-error-100", [](const kiln::request&) -> kiln::response {
+    throw kiln::http_error(100, "not an error status");
+  });
   app.get("/bad-header", [](const kiln::request&) {
     kiln::response response = kiln::response::text("split");
     response.headers.emplace_back("X-Split", "a\r\nInjected: yes");
