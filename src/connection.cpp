@@ -16,8 +16,6 @@
 namespace kiln {
 namespace {
 
-// Room a kept head gets to grow into before the next read.
-constexpr std::size_t carry_read_room = 4096;
 // Past this much unsent output, parsing pauses until the client has taken it: pipelined
 // requests cannot make a worker buffer without bound.
 constexpr std::size_t batch_high_water = 256 * 1024;
@@ -57,7 +55,7 @@ struct connection::file_stream {
   ~file_stream() { ::close(fd); }
 };
 
-connection::connection(worker& owner) noexcept : worker_(owner), parser_(owner.limits(), *this) {}
+connection::connection(worker& owner) noexcept : worker_(owner), reader_(owner.limits(), *this) {}
 
 connection::~connection() = default;
 
@@ -144,17 +142,7 @@ void connection::stop_reading() noexcept {
 
 void connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buffer) noexcept {
   auto& self = *static_cast<connection*>(handle->data);
-  // An unfinished head keeps growing in the carry buffer, so that its spans stay contiguous.
-  if (self.carry_size_ > 0 && !self.carry_unparsed_ && !self.lingering_) {
-    if (!self.reserve_carry(self.carry_size_ + carry_read_room)) {
-      *buffer = uv_buf_init(nullptr, 0);  // libuv reports UV_ENOBUFS to on_read.
-      return;
-    }
-    *buffer =
-        uv_buf_init(self.carry_.get() + self.carry_size_, self.carry_capacity_ - self.carry_size_);
-    return;
-  }
-  *buffer = self.worker_.read_buffer();
+  *buffer = self.reader_.buffer_for_read(self.worker_.read_buffer());
 }
 
 void connection::on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buffer) noexcept {
@@ -166,7 +154,7 @@ void connection::on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buff
     // written to a client that only half-closed are finished first.
     if (size != UV_EOF) spdlog::debug("read: {}", uv_error(static_cast<int>(size)));
     self.stop_reading();
-    bool cut_short = !self.parser_.finish() && !self.lingering_;
+    bool cut_short = !self.reader_.finish() && !self.lingering_;
     if (size == UV_EOF && self.pending_writes_ > 0 && !cut_short) {
       self.close_after_write_ = true;
       self.linger_ = false;
@@ -178,69 +166,15 @@ void connection::on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buff
 
 void connection::received(const char* data, std::size_t size) noexcept {
   if (lingering_) return;  // Whatever arrives after an error response is read and dropped.
-  if (!parser_.inside_request() && worker_.access() != nullptr) request_started_ns_ = uv_hrtime();
-  bool into_carry = carry_ && data == carry_.get() + carry_size_;
-  if (into_carry) carry_size_ += static_cast<std::uint32_t>(size);
-  parse(data, size);
+  if (!reader_.inside_request() && worker_.access() != nullptr) request_started_ns_ = uv_hrtime();
+  parsed(reader_.parse(data, size));
   flush();
 }
 
-void connection::parse(const char* data, std::size_t size) noexcept {
-  auto result = parser_.feed(data, size);
-  const char* end = data + size;
-  switch (result.state) {
-    case request_parser::status::need_more:
-      keep(parser_.head_start(), end, true);
-      break;
-    case request_parser::status::paused:
-      keep(data + result.consumed, end, false);
-      break;
-    case request_parser::status::failed:
-      release_carry();
-      reject(parser_.error().status, parser_.error().reason);
-      break;
+void connection::parsed(request_parser::status state) noexcept {
+  if (state == request_parser::status::failed) {
+    reject(reader_.error().status, reader_.error().reason);
   }
-}
-
-void connection::keep(const char* from, const char* end, bool fed) noexcept {
-  if (from == nullptr || from == end) {
-    release_carry();
-    return;
-  }
-  auto size = static_cast<std::size_t>(end - from);
-  bool inside_carry = carry_ && from >= carry_.get() && from < carry_.get() + carry_capacity_;
-  if (inside_carry) {
-    std::memmove(carry_.get(), from, size);
-  } else {
-    if (!reserve_carry(size + carry_read_room)) {
-      reject(503, "out of memory for a request head");
-      return;
-    }
-    std::memcpy(carry_.get(), from, size);
-  }
-  if (fed) parser_.rebase(from, size, carry_.get());
-  carry_size_ = static_cast<std::uint32_t>(size);
-  carry_unparsed_ = !fed;
-}
-
-bool connection::reserve_carry(std::size_t size) noexcept {
-  if (size <= carry_capacity_) return true;
-  std::size_t capacity = std::max<std::size_t>(size, std::size_t{carry_capacity_} * 2);
-  std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
-  if (!bigger) return false;
-  if (carry_size_ > 0) {
-    std::memcpy(bigger.get(), carry_.get(), carry_size_);
-    if (!carry_unparsed_) parser_.rebase(carry_.get(), carry_size_, bigger.get());
-  }
-  carry_ = std::move(bigger);
-  carry_capacity_ = static_cast<std::uint32_t>(capacity);
-  return true;
-}
-
-void connection::release_carry() noexcept {
-  carry_.reset();
-  carry_capacity_ = carry_size_ = 0;
-  carry_unparsed_ = false;
 }
 
 void connection::on_request_head(request& req) noexcept {
@@ -406,9 +340,9 @@ void connection::on_write(uv_write_t* request, int status) noexcept {
 
 void connection::settle() noexcept {
   // Pipelined requests that waited for the client to take earlier answers go first.
-  while (!closing_ && pending_writes_ == 0 && !stream_ && !close_after_write_ && has_unparsed()) {
-    parser_.resume();
-    parse(carry_.get(), carry_size_);
+  while (!closing_ && pending_writes_ == 0 && !stream_ && !close_after_write_ &&
+         reader_.has_unparsed()) {
+    parsed(reader_.parse_kept());
     write_batch();
   }
   if (closing_) return;
@@ -425,17 +359,17 @@ void connection::settle() noexcept {
     return;
   }
   if (close_after_write_) {
-    if (linger_ || has_unparsed() || parser_.inside_request()) {
+    if (linger_ || reader_.has_unparsed() || reader_.inside_request()) {
       start_lingering();
     } else {
       close();
     }
     return;
   }
-  if (parser_.reading_head()) {
+  if (reader_.reading_head()) {
     // A head's time runs from its first byte: slow clients cannot extend it by dribbling.
     if (queue() != &worker_.queue(timeout_kind::header)) worker_.arm(*this, timeout_kind::header);
-  } else if (parser_.inside_request()) {
+  } else if (reader_.inside_request()) {
     worker_.arm(*this, timeout_kind::body);
   } else if (requests_ > 0) {
     if (draining_) {
@@ -516,7 +450,7 @@ void connection::queue_write(std::unique_ptr<pending_write> pending, const uv_bu
 
 void connection::start_lingering() noexcept {
   lingering_ = true;
-  release_carry();
+  reader_.discard();
   auto request = std::make_unique<uv_shutdown_t>();
   request->data = this;
   if (uv_shutdown(request.get(), &handle_.stream, on_shutdown) != 0) {
@@ -538,7 +472,7 @@ void connection::on_timeout(timeout_kind kind) noexcept {
     case timeout_kind::header:
       // A connection that never sent a byte is closed quietly; one that started a request
       // learns why it is being closed.
-      if (parser_.inside_request() || carry_size_ > 0) {
+      if (reader_.inside_request() || reader_.holds_bytes()) {
         spdlog::debug("header_timeout expired");
         reject(408, "header_timeout expired");
         flush();
@@ -560,8 +494,8 @@ void connection::on_timeout(timeout_kind kind) noexcept {
 
 void connection::drain() noexcept {
   draining_ = true;
-  bool idle = pending_writes_ == 0 && !stream_ && !parser_.inside_request() && carry_size_ == 0 &&
-              !lingering_;
+  bool idle = pending_writes_ == 0 && !stream_ && !reader_.inside_request() &&
+              !reader_.holds_bytes() && !lingering_;
   if (!idle) return;  // It closes after its response.
   // A client may have sent a request the moment before: answer it (with Connection: close)
   // rather than close a connection with a request in it.

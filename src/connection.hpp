@@ -8,7 +8,7 @@
 
 #include <uv.h>
 
-#include "request_parser.hpp"
+#include "request_reader.hpp"
 #include "responder.hpp"
 #include "response_head.hpp"
 #include "timeout_queue.hpp"
@@ -38,8 +38,7 @@ union stream_handle {
 
 // One client connection. It reads requests, answers each in order as soon as it is complete,
 // and writes every answer produced by one read with a single writev. It reads into the worker's
-// shared buffer and holds memory of its own only for a request head cut by a read or for
-// pipelined requests it has not parsed yet, so an idle keep-alive connection costs little.
+// shared buffer (see request_reader), so an idle keep-alive connection costs little.
 //
 // A connection frees itself in its uv_close callback.
 class connection final : public timeout_link, private request_sink, private responder {
@@ -77,13 +76,8 @@ class connection final : public timeout_link, private request_sink, private resp
   // Reads and answers what the socket holds now, without waiting; true when it held nothing.
   bool read_available() noexcept;
   void received(const char* data, std::size_t size) noexcept;
-  void parse(const char* data, std::size_t size) noexcept;
-  // Keeps the bytes [from, end) at the start of the carry buffer: fed bytes of an unfinished
-  // head (fed == true) or bytes the parser has not seen yet.
-  void keep(const char* from, const char* end, bool fed) noexcept;
-  bool reserve_carry(std::size_t size) noexcept;
-  void release_carry() noexcept;
-  bool has_unparsed() const noexcept { return carry_unparsed_ && carry_size_ > 0; }
+  // Rejects the request when parsing failed.
+  void parsed(request_parser::status state) noexcept;
 
   // Writes what the worker's batch holds, then decides what comes next.
   void flush() noexcept;
@@ -122,7 +116,7 @@ class connection final : public timeout_link, private request_sink, private resp
 
   worker& worker_;
   stream_handle handle_;
-  request_parser parser_;
+  request_reader reader_;
   std::unique_ptr<uv_shutdown_t> shutdown_;
   std::unique_ptr<file_stream> stream_;  // A response body being streamed from a file.
   std::string peer_;
@@ -131,12 +125,6 @@ class connection final : public timeout_link, private request_sink, private resp
   std::uint64_t response_bytes_ = 0;
   std::array<std::string_view, 3> response_headers_;
   int response_status_ = 0;
-  // Bytes kept between reads: an unfinished head llhttp has seen (reads append to it), or
-  // pipelined bytes it has not seen yet (carry_unparsed_: kept while parsing is paused).
-  std::unique_ptr<char[]> carry_;
-  std::uint32_t carry_capacity_ = 0;
-  std::uint32_t carry_size_ = 0;
-  bool carry_unparsed_ = false;
   std::uint32_t requests_ = 0;
   std::uint32_t pending_writes_ = 0;
   connection_mode mode_ = connection_mode::keep_alive;  // For the response being written.

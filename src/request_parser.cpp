@@ -61,15 +61,78 @@ bool valid_host(std::string_view host) noexcept {
   return true;
 }
 
-// True when every line of a head ends with CRLF: no bare LF, no bare CR. llhttp 8.1 accepts a
-// bare LF in places; a server that splits lines where a proxy in front of it does not can be
-// made to see two requests where the proxy saw one.
-bool crlf_only(const char* begin, const char* end) noexcept {
+// What is wrong with the lines of a head, or nullptr. Every line must end with CRLF: llhttp 8.1
+// accepts a bare LF in places, and a server that splits lines where a proxy in front of it does
+// not can be made to see two requests where the proxy saw one. No line may start with a space
+// or a tab: that is obs-fold (RFC 9112, 5.2), which llhttp unfolds silently when the folded
+// field's first line is empty ("Name:" CRLF " value"), so it is looked for here, once, whatever
+// the spans say.
+const char* line_error(const char* begin, const char* end) noexcept {
   for (const char* p = begin; p < end; ++p) {
-    if (*p == '\n' && (p == begin || p[-1] != '\r')) return false;
-    if (*p == '\r' && (p + 1 == end || p[1] != '\n')) return false;
+    if (*p == '\n') {
+      if (p == begin || p[-1] != '\r') return "a line of the head does not end with CRLF";
+      if (p + 1 < end && (p[1] == ' ' || p[1] == '\t')) {
+        return "obsolete line folding in a header field";
+      }
+    } else if (*p == '\r' && (p + 1 == end || p[1] != '\n')) {
+      return "a line of the head does not end with CRLF";
+    }
   }
-  return true;
+  return nullptr;
+}
+
+// How a request's body is framed, read from its header fields by kiln itself (RFC 9112, 6.3),
+// because llhttp's own reading has gaps: it ignores an empty Transfer-Encoding, skips the
+// checks for a request it takes for an upgrade, and lets unknown codings before chunked pass.
+// Only one shape of Transfer-Encoding is accepted, a single "chunked", so that kiln can never
+// read a body's length differently from anything in front of it.
+struct framing_verdict {
+  int status = 0;  // 0: the framing is unambiguous.
+  std::string_view reason;
+};
+
+framing_verdict check_framing(const std::vector<header>& headers) noexcept {
+  std::size_t content_lengths = 0;
+  std::size_t codings = 0;
+  std::size_t chunked = 0;
+  bool transfer_encoding = false;
+  bool chunked_last = false;
+  bool unknown_coding = false;
+  for (const auto& field : headers) {
+    if (iequals(field.name, "content-length")) {
+      ++content_lengths;
+      continue;
+    }
+    if (!iequals(field.name, "transfer-encoding")) continue;
+    transfer_encoding = true;
+    // Every element, empty ones included: "chunked," or ", chunked" is not worth the doubt.
+    std::string_view list = field.value;
+    while (true) {
+      auto comma = list.find(',');
+      std::string_view element = trim_ows(list.substr(0, comma));
+      ++codings;
+      chunked_last = iequals(element, "chunked");
+      if (chunked_last) {
+        ++chunked;
+      } else {
+        auto semicolon = element.find(';');
+        if (!is_token(trim_ows(element.substr(0, semicolon)))) {
+          return {400, "malformed Transfer-Encoding"};
+        }
+        unknown_coding = true;
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  if (content_lengths > 1) return {400, "more than one Content-Length"};
+  if (!transfer_encoding) return {};
+  if (content_lengths > 0) return {400, "both Content-Length and Transfer-Encoding"};
+  // RFC 9112, 6.3: a request whose final coding is not chunked has no knowable length.
+  if (!chunked_last || chunked != 1) return {400, "chunked is not the final transfer coding, once"};
+  // RFC 9112, 6.1: a coding kiln does not implement (gzip, identity, ...) is 501.
+  if (unknown_coding || codings != 1) return {501, "transfer coding not implemented"};
+  return {};
 }
 
 request_parser& owner(llhttp_t* parser) noexcept {
@@ -191,6 +254,10 @@ struct llhttp_callbacks {
   static int on_headers_complete(llhttp_t* p) noexcept {
     auto& self = owner(p);
     if (int error = self.check_head(); error != HPE_OK) return error;
+    // kiln serves no protocol upgrades, and RFC 9110, 7.8 lets a server ignore Upgrade. Left
+    // set, llhttp would end a request it takes for an upgrade before its body and its framing
+    // checks, and the body would be parsed as the next request.
+    p->upgrade = 0;
     // llhttp does not say where the head ends, and its line endings still need checking: the
     // pause makes llhttp_execute() return with that position (see feed()).
     self.head_complete_ = true;
@@ -204,6 +271,15 @@ struct llhttp_callbacks {
       return self.fail(413, "request body larger than limit_request_body");
     }
     self.sink_.on_request_body(self.request_, {at, length});
+    return HPE_OK;
+  }
+
+  static int on_chunk_header(llhttp_t* p) noexcept {
+    // A chunk that would take the body past the limit is refused now, not once it has arrived.
+    auto& self = owner(p);
+    if (self.limits_.body != 0 && p->content_length > self.limits_.body - self.body_size_) {
+      return self.fail(413, "request body larger than limit_request_body");
+    }
     return HPE_OK;
   }
 
@@ -243,6 +319,7 @@ struct llhttp_callbacks {
       s.on_header_value_complete = on_header_value_complete;
       s.on_headers_complete = on_headers_complete;
       s.on_body = on_body;
+      s.on_chunk_header = on_chunk_header;
       s.on_chunk_extension_name = on_chunk_extension_name;
       s.on_chunk_extension_name_complete = on_chunk_extension_name_complete;
       s.on_message_complete = on_message_complete;
@@ -288,8 +365,8 @@ request_parser::result request_parser::feed(const char* data, std::size_t size) 
           return {status::paused, static_cast<std::size_t>(stopped - data)};
         }
         head_complete_ = false;
-        if (!crlf_only(head_start_, stopped)) {
-          fail(400, "a line of the head does not end with CRLF");
+        if (const char* wrong = line_error(head_start_, stopped)) {
+          fail(400, wrong);
           return {status::failed, static_cast<std::size_t>(stopped - data)};
         }
         if (limits_.head != 0 && static_cast<std::size_t>(stopped - head_start_) > limits_.head) {
@@ -302,12 +379,6 @@ request_parser::result request_parser::feed(const char* data, std::size_t size) 
         in_trailers_ = true;
         sink_.on_request_head(request_);
         llhttp_resume(&parser_);
-        position = stopped;
-        break;
-      case HPE_PAUSED_UPGRADE:
-        // kiln serves no protocol upgrades, and RFC 9110 lets a server ignore Upgrade: the
-        // request was answered as plain HTTP, so parsing goes on as plain HTTP.
-        llhttp_resume_after_upgrade(&parser_);
         position = stopped;
         break;
       case HPE_INVALID_METHOD:
@@ -449,6 +520,9 @@ int request_parser::check_head() noexcept {
   if (hosts > 1) return fail(400, "more than one Host header");
   if (hosts == 0 && request_.version_minor >= 1) return fail(400, "HTTP/1.1 request without Host");
 
+  if (auto framing = check_framing(request_.headers); framing.status != 0) {
+    return fail(framing.status, framing.reason);
+  }
   // RFC 9112, 6.1: Transfer-Encoding in an HTTP/1.0 request means the framing may be faulty,
   // so the connection closes after the response.
   if (request_.version_minor == 0 && (parser_.flags & F_TRANSFER_ENCODING) != 0) {

@@ -203,6 +203,14 @@ bool http_client::closed_by_server(std::chrono::milliseconds limit) {
   return eof_;
 }
 
+bool http_client::wait_for_bytes(std::size_t count, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (buffer_.size() < count) {
+    if (!receive(deadline)) return false;
+  }
+  return true;
+}
+
 std::string http_client::read_until_closed(std::chrono::milliseconds limit) {
   closed_by_server(limit);
   return std::exchange(buffer_, {});

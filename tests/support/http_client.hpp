@@ -47,6 +47,9 @@ class http_client {
   // True when the server closes the connection (EOF or reset) before limit, with no more
   // bytes than those already read. Bytes that arrive are kept for read_response.
   bool closed_by_server(std::chrono::milliseconds limit = patience);
+  // Waits until at least count bytes have arrived and not been read as responses; false when
+  // the connection ends first or the time runs out.
+  bool wait_for_bytes(std::size_t count, std::chrono::milliseconds limit = patience);
   // Everything until the server closes the connection.
   std::string read_until_closed(std::chrono::milliseconds limit = patience);
   // Bytes received but not yet parsed as responses.

@@ -1,0 +1,95 @@
+#include "request_reader.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace kiln {
+namespace {
+
+// Room a kept head gets to grow into before the next read.
+constexpr std::size_t read_room = 4096;
+
+}  // namespace
+
+request_reader::request_reader(const request_limits& limits, request_sink& sink) noexcept
+    : parser_(limits, sink) {}
+
+uv_buf_t request_reader::buffer_for_read(uv_buf_t shared) noexcept {
+  if (size_ == 0 || unparsed_) return shared;
+  if (!reserve(size_ + read_room)) return uv_buf_init(nullptr, 0);
+  return uv_buf_init(buffer_.get() + size_, capacity_ - size_);
+}
+
+request_parser::status request_reader::parse(const char* data, std::size_t size) noexcept {
+  // A read that went after a kept head makes the head longer.
+  if (buffer_ && data == buffer_.get() + size_) size_ += static_cast<std::uint32_t>(size);
+  auto result = parser_.feed(data, size);
+  const char* end = data + size;
+  switch (result.state) {
+    case request_parser::status::need_more:
+      if (!keep(parser_.head_start(), end, true)) return request_parser::status::failed;
+      break;
+    case request_parser::status::paused:
+      if (!keep(data + result.consumed, end, false)) return request_parser::status::failed;
+      break;
+    case request_parser::status::failed:
+      discard();
+      break;
+  }
+  return result.state;
+}
+
+request_parser::status request_reader::parse_kept() noexcept {
+  parser_.resume();
+  return parse(buffer_.get(), size_);
+}
+
+bool request_reader::keep(const char* from, const char* end, bool fed) noexcept {
+  if (from == nullptr || from == end) {
+    discard();
+    return true;
+  }
+  auto size = static_cast<std::size_t>(end - from);
+  bool inside = buffer_ && from >= buffer_.get() && from < buffer_.get() + capacity_;
+  if (inside) {
+    std::memmove(buffer_.get(), from, size);
+  } else {
+    if (!reserve(size + read_room)) {
+      discard();
+      error_ = {503, "out of memory for a request head"};
+      return false;
+    }
+    std::memcpy(buffer_.get(), from, size);
+  }
+  if (fed) parser_.rebase(from, size, buffer_.get());
+  size_ = static_cast<std::uint32_t>(size);
+  unparsed_ = !fed;
+  return true;
+}
+
+bool request_reader::reserve(std::size_t size) noexcept {
+  if (size <= capacity_) return true;
+  std::size_t capacity = std::max<std::size_t>(size, std::size_t{capacity_} * 2);
+  std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
+  if (!bigger) return false;
+  if (size_ > 0) {
+    std::memcpy(bigger.get(), buffer_.get(), size_);
+    if (!unparsed_) parser_.rebase(buffer_.get(), size_, bigger.get());
+  }
+  buffer_ = std::move(bigger);
+  capacity_ = static_cast<std::uint32_t>(capacity);
+  return true;
+}
+
+void request_reader::discard() noexcept {
+  buffer_.reset();
+  capacity_ = size_ = 0;
+  unparsed_ = false;
+}
+
+const parse_error& request_reader::error() const noexcept {
+  return error_.status != 0 ? error_ : parser_.error();
+}
+
+}  // namespace kiln

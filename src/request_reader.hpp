@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <uv.h>
+
+#include "request_parser.hpp"
+
+namespace kiln {
+
+// Reads the requests out of the bytes a connection receives. Reads usually land in the worker's
+// shared buffer and are parsed there at once; only what must outlive a read is kept here: the
+// start of a head that a read cut short (later reads land right after it, so that the head's
+// spans stay contiguous), or pipelined requests the parser has not seen yet because the
+// connection paused it. An idle keep-alive connection keeps nothing.
+class request_reader {
+ public:
+  request_reader(const request_limits& limits, request_sink& sink) noexcept;
+  request_reader(const request_reader&) = delete;
+  request_reader& operator=(const request_reader&) = delete;
+
+  // Where the next read goes: after the unfinished head kept here, or else into shared. An
+  // empty buffer when the memory for a growing head cannot be had (libuv then reports
+  // UV_ENOBUFS to the read callback).
+  uv_buf_t buffer_for_read(uv_buf_t shared) noexcept;
+  // Parses the bytes a read put where buffer_for_read() said.
+  request_parser::status parse(const char* data, std::size_t size) noexcept;
+  // Parses the pipelined bytes kept while the parser was paused.
+  request_parser::status parse_kept() noexcept;
+  // True while pipelined bytes wait for parse_kept().
+  bool has_unparsed() const noexcept { return unparsed_ && size_ > 0; }
+  // True when any received byte is kept: a request has begun.
+  bool holds_bytes() const noexcept { return size_ > 0; }
+  // Drops whatever is kept; nothing more will be parsed.
+  void discard() noexcept;
+
+  // Why parsing failed: the parser's error, or 503 when a head could not be kept.
+  const parse_error& error() const noexcept;
+  bool finish() noexcept { return parser_.finish(); }
+  bool inside_request() const noexcept { return parser_.inside_request(); }
+  bool reading_head() const noexcept { return parser_.reading_head(); }
+
+ private:
+  // Keeps the bytes [from, end) at the start of the buffer: fed bytes of an unfinished head
+  // (fed == true) or bytes the parser has not seen yet.
+  bool keep(const char* from, const char* end, bool fed) noexcept;
+  bool reserve(std::size_t size) noexcept;
+
+  request_parser parser_;
+  parse_error error_;  // Set when keeping failed; the parser's own error otherwise.
+  std::unique_ptr<char[]> buffer_;
+  std::uint32_t capacity_ = 0;
+  std::uint32_t size_ = 0;
+  bool unparsed_ = false;
+};
+
+}  // namespace kiln
