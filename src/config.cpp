@@ -94,8 +94,23 @@ std::string lower(std::string_view text) {
   return result;
 }
 
+// Throws the one-line message for a bad setting. The values it quotes came from the user and
+// may hold line breaks (a TOML multi-line string, a variable): control characters are escaped,
+// so that the message stays one line.
 [[noreturn]] void fail(std::string_view where, std::string_view message) {
-  throw config_error(fmt::format("{}: {}", where, message));
+  std::string line = fmt::format("{}: {}", where, message);
+  std::string escaped;
+  for (char c : line) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      escaped += "\\n";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      escaped += fmt::format("\\x{:02x}", byte);
+    } else {
+      escaped.push_back(c);
+    }
+  }
+  throw config_error(escaped);
 }
 
 std::string format_number(double value) {

@@ -477,6 +477,9 @@ int request_parser::count_field_bytes(std::size_t length) noexcept {
 }
 
 int request_parser::check_head() noexcept {
+  // llhttp takes "GET /path" CRLF for HTTP/0.9 and goes on to read header fields after it, as
+  // if it were HTTP/1.x; kiln serves no HTTP/0.9 (RFC 9112, 3: the version is required).
+  if (version_.empty()) return fail(400, "request line without an HTTP version");
   std::string_view target = request_.target;
   // kiln is not a proxy: CONNECT is a method it does not implement.
   if (request_.method == "CONNECT") return fail(501, "CONNECT is not implemented");

@@ -655,6 +655,14 @@ TEST_CASE("a malformed TOML file is named with line and column", "[config]") {
         "reading");
 }
 
+TEST_CASE("an error quoting a value with a line break stays one line", "[config]") {
+  // Found by fuzzing: a TOML multi-line string is a value with line breaks in it.
+  CHECK(toml_error("bind = \"\"\"\n${PORT\n:x}\"\"\"\n") ==
+        "FILE:1: \"${PORT\\n:x}\" is not a variable reference");
+  CHECK(error_of({"--workers", "1\n2"}) ==
+        "flag --workers \"1\\n2\": workers must be a whole number or \"auto\", not \"1\\n2\"");
+}
+
 // Errors from the environment and the command line.
 
 TEST_CASE("an unknown KILN_ variable is an error, with a suggestion", "[config]") {
