@@ -55,3 +55,21 @@ if(KILN_BUILD_TESTS)
   find_package(Catch2 2 QUIET CONFIG)
   kiln_require_package(Catch2_FOUND catch2 "Catch2 v2")
 endif()
+
+# CPython, embedded: each worker hosts the team's WSGI app. Debian's python3-dev by default,
+# found through /usr/bin/python3 rather than the first python3 on the PATH (a pyenv or a venv
+# one would bring its own headers and library); any CPython 3.9 or later with a shared or
+# static libpython can be chosen with -DPython3_EXECUTABLE=/path/to/python3.
+if(NOT DEFINED Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
+  set(Python3_EXECUTABLE /usr/bin/python3 CACHE FILEPATH "The Python whose libpython kiln embeds")
+endif()
+find_package(Python3 3.9 QUIET COMPONENTS Interpreter Development.Embed)
+if(NOT Python3_Development.Embed_FOUND)
+  set(Python3_Development.Embed_FOUND FALSE)
+endif()
+kiln_require_package(Python3_Development.Embed_FOUND python3-dev
+  "CPython 3.9 or later with its headers and libpython (for ${Python3_EXECUTABLE})")
+# The interpreter kiln was built for, so that the worker can find the same standard library at
+# run time and refuse a virtual environment made by another version.
+get_filename_component(KILN_PYTHON_EXECUTABLE "${Python3_EXECUTABLE}" REALPATH)
+message(STATUS "kiln embeds Python ${Python3_VERSION} (${KILN_PYTHON_EXECUTABLE})")

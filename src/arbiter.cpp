@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <grp.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 
 #include "log.hpp"
 #include "process_title.hpp"
+#include "python/interpreter.hpp"
 #include "worker.hpp"
 
 extern char** environ;
@@ -238,6 +240,18 @@ int arbiter::run() {
     }
   }
 
+  const auto& values = config_.values;
+  if (values.worker_class == "eventlet" || values.worker_class == "gevent") {
+    spdlog::warn(
+        "worker_class {}: kiln runs the app on {} threads per worker instead, and never "
+        "monkey-patches; its event loop holds slow clients and idle connections without a thread",
+        values.worker_class, values.threads);
+  }
+  if (!values.wsgi_app.empty() && values.preload_app && !preload_app()) {
+    exit_code_ = python::app_load_failed;
+    remove_pidfile();
+    return exit_code_;
+  }
   manage_workers();
   while (state_ != state::stopped) {
     wait_for_signals();
@@ -406,8 +420,14 @@ void arbiter::spawn_worker() {
   // Signals wait until each process has its own handlers: a child must never run the master's
   // handler, which would queue the signal for the master.
   signal_blocker blocked;
+  // With the app preloaded, CPython's fork hooks run around the fork (os.register_at_fork).
+  python::before_fork();
   pid_t pid = fork();
-  if (pid == 0) run_worker(*slot, number, fds, blocked.previous());
+  if (pid == 0) {
+    python::after_fork_in_child();
+    run_worker(*slot, number, fds, blocked.previous());
+  }
+  python::after_fork_in_parent();
   blocked.restore();
   for (int fd : own_sockets)
     ::close(fd);
@@ -447,6 +467,10 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
     // The worker's own handlers are in place: signals sent meanwhile reach them now.
     sigprocmask(SIG_SETMASK, &signal_mask, nullptr);
     code = server.run();
+  } catch (const python::app_load_error& error) {
+    spdlog::error("{}", error.what());
+    shutdown_logging();
+    _exit(python::app_load_failed);
   } catch (const std::exception& error) {
     spdlog::error("Worker failed to boot: {}", error.what());
     shutdown_logging();
@@ -482,9 +506,10 @@ void arbiter::reap_workers() {
     worker_process process = *found;
     workers_.erase(found);
     bool expected = process.stop_sent_ms != 0 || process.abort_sent_ms != 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == worker_boot_failed) {
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    if (code == worker_boot_failed || code == python::app_load_failed) {
       scoreboard_->release(*process.slot);
-      worker_failed_to_boot(process);
+      worker_failed_to_boot(process, code);
       continue;
     }
     scoreboard_->release(*process.slot);
@@ -518,10 +543,11 @@ void arbiter::reap_workers() {
   }
 }
 
-void arbiter::worker_failed_to_boot(const worker_process& process) {
+void arbiter::worker_failed_to_boot(const worker_process& process, int code) {
   if (process.generation != generation_ || process.stop_sent_ms != 0 || state_ != state::running) {
     // A worker of a configuration already given up, or one told to stop anyway.
-    spdlog::error("Worker (pid: {}) failed to boot; it was not needed any more", process.pid);
+    spdlog::info("Worker (pid: {}) failed to boot too (exit code {}); it was not needed any more",
+                 process.pid, code);
     return;
   }
   if (rollback_) {
@@ -539,8 +565,13 @@ void arbiter::worker_failed_to_boot(const worker_process& process) {
     target_ = static_cast<std::size_t>(config_.values.workers);
     return;
   }
-  spdlog::critical("Worker (pid: {}) failed to boot: stopping kiln", process.pid);
-  exit_code_ = worker_boot_failed;
+  if (code == python::app_load_failed) {
+    spdlog::critical("Worker (pid: {}) could not load the app {}: stopping kiln", process.pid,
+                     config_.values.wsgi_app);
+  } else {
+    spdlog::critical("Worker (pid: {}) failed to boot: stopping kiln", process.pid);
+  }
+  exit_code_ = code;
   stop(false);
 }
 
@@ -549,19 +580,32 @@ void arbiter::murder_workers() {
   std::uint64_t now = monotonic_ms();
   for (auto& process : workers_) {
     if (process.abort_sent_ms != 0) {
-      if (now - process.abort_sent_ms >= abort_grace_ms) {
+      if (now >= process.kill_after_ms) {
         ::kill(process.pid, SIGKILL);
-        process.abort_sent_ms = now;  // Until it is reaped, KILL again now and then.
+        process.kill_after_ms = now + abort_grace_ms;  // Until it is reaped, KILL again.
       }
       continue;
     }
     if (timeout == 0) continue;
     std::uint64_t heartbeat = process.slot->heartbeat_ms.load(std::memory_order_relaxed);
+    std::uint64_t request = process.slot->oldest_request_ms.load(std::memory_order_relaxed);
     if (now > heartbeat && now - heartbeat > timeout) {
+      // The loop itself is stuck: ABRT, and KILL soon after.
       spdlog::critical("WORKER TIMEOUT (pid:{})", process.pid);
-      ::kill(process.pid, SIGABRT);
-      process.abort_sent_ms = now;
+      process.kill_after_ms = now + abort_grace_ms;
+    } else if (request != 0 && now > request && now - request > timeout) {
+      // The loop beats, but a request has got nothing from the app for timeout: the worker
+      // answers it 504, logs the app's stacks and stops gracefully while a new one starts.
+      spdlog::critical("WORKER TIMEOUT (pid:{}): a request has had nothing from the app for {} s",
+                       process.pid, (now - request) / 1000);
+      process.kill_after_ms = now +
+                              static_cast<std::uint64_t>(config_.values.graceful_timeout.count()) +
+                              kill_margin_ms;
+    } else {
+      continue;
     }
+    ::kill(process.pid, SIGABRT);
+    process.abort_sent_ms = now;
   }
 }
 
@@ -662,6 +706,11 @@ std::vector<std::shared_ptr<listener>> arbiter::sockets_for(const configuration&
 
 void arbiter::reload() {
   if (state_ != state::running) return;
+  if (python::interpreter_started()) {
+    spdlog::warn(
+        "preload_app: the new workers run the app the master imported at start; "
+        "restart kiln to run new code");
+  }
   configuration fresh;
   std::vector<std::shared_ptr<listener>> sockets;
   try {
@@ -681,8 +730,76 @@ void arbiter::reload() {
   spdlog::info("Reloaded the configuration: starting {} new workers", target_);
 }
 
+bool arbiter::preload_app() {
+  // The app is imported from chdir, as in a worker; the master goes back where it was, so that
+  // the configuration's relative paths keep their meaning.
+  const settings& values = config_.values;
+  int here = ::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  try {
+    if (!values.chdir.empty() && ::chdir(values.chdir.c_str()) != 0) {
+      throw python::app_load_error(fmt::format("chdir to {}: {}", values.chdir, errno_text(errno)));
+    }
+    python::start_interpreter(values);
+    python::load_app(values);
+  } catch (const python::app_load_error& error) {
+    spdlog::critical("{}", error.what());
+    if (here >= 0) ::close(here);
+    return false;
+  }
+  if (here >= 0) {
+    if (::fchdir(here) != 0) spdlog::warn("fchdir back: {}", errno_text(errno));
+    ::close(here);
+  }
+  spdlog::info("Preloaded the app {}", values.wsgi_app);
+  return true;
+}
+
+long long arbiter::app_sources_signature() const {
+  // Every .py file under chdir, except those of virtual environments, caches and hidden
+  // directories; a sum of modification times and sizes changes when any file does.
+  namespace fs = std::filesystem;
+  const settings& values = config_.values;
+  long long signature = 0;
+  std::error_code error;
+  fs::path top = values.chdir.empty() ? fs::current_path(error) : fs::path(values.chdir);
+  fs::recursive_directory_iterator walk(top, fs::directory_options::skip_permission_denied, error);
+  for (auto end = fs::recursive_directory_iterator(); !error && walk != end;
+       walk.increment(error)) {
+    const auto& entry = *walk;
+    std::string name = entry.path().filename().string();
+    if (entry.is_directory(error)) {
+      if (name.starts_with('.') || name == "__pycache__" || name == "node_modules" ||
+          fs::exists(entry.path() / "pyvenv.cfg", error)) {
+        walk.disable_recursion_pending();
+      }
+      continue;
+    }
+    if (entry.path().extension() != ".py") continue;
+    struct stat status {};
+    if (::stat(entry.path().c_str(), &status) == 0) {
+      signature += status.st_mtim.tv_sec * 1000000000LL + status.st_mtim.tv_nsec + status.st_size;
+    }
+  }
+  return signature;
+}
+
 void arbiter::reload_if_changed() {
-  if (config_.file.empty() || state_ != state::running) return;
+  if (state_ != state::running) return;
+  std::uint64_t now = monotonic_ms();
+  if (!config_.values.wsgi_app.empty() && now >= next_source_scan_ms_) {
+    // Like gunicorn --reload and flask run: the app's code changed, so new workers import it.
+    // Looked at once a second: a tree walk is not free.
+    next_source_scan_ms_ = now + 1000;
+    long long sources = app_sources_signature();
+    if (app_sources_ != 0 && sources != app_sources_) {
+      app_sources_ = sources;
+      spdlog::info("The app's .py files changed: reloading");
+      reload();
+      return;
+    }
+    app_sources_ = sources;
+  }
+  if (config_.file.empty()) return;
   struct stat status {};
   if (::stat(config_.file.c_str(), &status) != 0) return;  // Mid-save: look again next turn.
   auto modified = status.st_mtim.tv_sec * 1000000000LL + status.st_mtim.tv_nsec;

@@ -36,7 +36,8 @@ class arbiter {
   arbiter(const arbiter&) = delete;
   arbiter& operator=(const arbiter&) = delete;
 
-  // Serves until stopped; returns the exit code: 0, or worker_boot_failed. Throws
+  // Serves until stopped; returns the exit code: 0, worker_boot_failed, or
+  // python::app_load_failed when the app cannot be loaded. Throws
   // std::system_error when the sockets cannot be set up.
   int run();
 
@@ -48,7 +49,8 @@ class arbiter {
     worker_slot* slot = nullptr;
     std::uint64_t quota = 0;  // Requests before it retires (max_requests and jitter); 0: never.
     std::uint64_t stop_sent_ms = 0;   // When it was told to stop (TERM or INT).
-    std::uint64_t abort_sent_ms = 0;  // When it was aborted for missing its heartbeat.
+    std::uint64_t abort_sent_ms = 0;  // When it was aborted (WORKER TIMEOUT).
+    std::uint64_t kill_after_ms = 0;  // After ABRT: when KILL follows if it is still there.
     bool replacing = false;           // At its quota: a replacement is on its way.
   };
   enum class state { running, stopping, stopped };
@@ -74,7 +76,12 @@ class arbiter {
   void reload_if_changed();
   void reexec();
   void reopen_logs();
-  void worker_failed_to_boot(const worker_process& process);
+  // A worker exited with code (worker_boot_failed or app_load_failed) before it served.
+  void worker_failed_to_boot(const worker_process& process, int code);
+  // The Python app, imported here before the workers fork (preload_app); false when it failed.
+  bool preload_app();
+  // The modification times of the app's .py files, summed up: what reload watches.
+  long long app_sources_signature() const;
 
   void install_signal_handlers();
   void write_pidfile(const std::string& path);
@@ -114,6 +121,8 @@ class arbiter {
   std::uint64_t respawn_after_ms_ = 0;  // Crash back-off: no spawning before this.
   std::uint64_t backoff_ms_ = 0;
   long long config_modified_ns_ = 0;
+  long long app_sources_ = 0;
+  std::uint64_t next_source_scan_ms_ = 0;
   int exit_code_ = 0;
 };
 

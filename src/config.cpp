@@ -20,6 +20,8 @@
 #include "access_log.hpp"
 #include "cpu_quota.hpp"
 #include "listener.hpp"
+#include "python/app_spec.hpp"
+#include "python/build_info.hpp"
 
 extern char** environ;
 
@@ -34,6 +36,8 @@ struct conventional_variable {
 constexpr conventional_variable conventional_variables[] = {
     {"WEB_CONCURRENCY", "workers"},
     {"HTTP_SERVE_TIMEOUT_SECONDS", "timeout"},
+    {"VIRTUAL_ENV", "virtualenv"},
+    {"SCRIPT_NAME", "root_path"},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -226,6 +230,11 @@ struct text_assigner {
   void operator()(std::vector<std::string> settings::*member) const {
     std::vector<std::string> items;
     std::string_view rest = text;
+    // A list that may be empty is empty when its text is.
+    if (info.minimum == 0 && trim(rest).empty()) {
+      values.*member = std::move(items);
+      return;
+    }
     while (true) {
       std::size_t comma = rest.find(',');
       std::string_view item = trim(rest.substr(0, comma));
@@ -280,7 +289,9 @@ void assign_toml(settings& values, const setting_info& info, const toml::node& n
     auto array = node.as_array();
     if (array == nullptr) wrong_type();
     // Saying "not an array" about an array would leave the user guessing what is wrong.
-    if (array->empty()) fail(where, fmt::format("{} must not be an empty array", info.name));
+    if (array->empty() && info.minimum > 0) {
+      fail(where, fmt::format("{} must not be an empty array", info.name));
+    }
     std::vector<std::string> items;
     for (const auto& element : *array) {
       auto text = element.as_string();
@@ -438,10 +449,35 @@ void validate(const configuration& config) {
            fmt::format("{} \"{}\" cannot be opened: {}", name, path, std::strerror(errno)));
     }
   }
-  const auto& root = config.values.static_root;
-  struct stat status {};
-  if (!root.empty() && (stat(root.c_str(), &status) != 0 || !S_ISDIR(status.st_mode))) {
-    fail(config.origin("static_root"), fmt::format("static_root \"{}\" is not a directory", root));
+  auto is_directory = [](const std::string& path) {
+    struct stat status {};
+    return stat(path.c_str(), &status) == 0 && S_ISDIR(status.st_mode);
+  };
+  for (const char* name : {"static_root", "chdir", "virtualenv"}) {
+    const std::string& path = name == std::string_view("static_root") ? config.values.static_root
+                              : name == std::string_view("chdir")     ? config.values.chdir
+                                                                      : config.values.virtualenv;
+    if (!path.empty() && !is_directory(path)) {
+      fail(config.origin(name), fmt::format("{} \"{}\" is not a directory", name, path));
+    }
+  }
+  if (!config.values.virtualenv.empty()) {
+    if (auto problem = python::virtualenv_problem(config.values.virtualenv); !problem.empty()) {
+      fail(config.origin("virtualenv"), fmt::format("virtualenv {}", problem));
+    }
+  }
+  if (!config.values.wsgi_app.empty()) {
+    try {
+      python::parse_app_spec(config.values.wsgi_app);
+    } catch (const std::invalid_argument& error) {
+      fail(config.origin("wsgi_app"), fmt::format("wsgi_app {}", error.what()));
+    }
+  }
+  const auto& root_path = config.values.root_path;
+  if (!root_path.empty() && (!root_path.starts_with('/') || root_path.ends_with('/'))) {
+    fail(config.origin("root_path"),
+         fmt::format("root_path \"{}\" must start with '/' and not end with one, as \"/app\"",
+                     root_path));
   }
   const auto& user = config.values.user;
   if (!user.empty()) {
@@ -521,8 +557,9 @@ command_line parse_command_line(std::span<const char* const> arguments) {
       const setting_info* found = nullptr;
       bool negated = false;
       for (const auto& info : setting_registry()) {
-        if (name == info.flag() || (info.short_flag != 0 && name.size() == 2 && name[0] == '-' &&
-                                    name[1] == info.short_flag)) {
+        if (name == info.flag() || (!info.alias.empty() && name == info.alias) ||
+            (info.short_flag != 0 && name.size() == 2 && name[0] == '-' &&
+             name[1] == info.short_flag)) {
           found = &info;
         } else if (std::holds_alternative<bool settings::*>(info.field) &&
                    name == "--no-" + info.flag().substr(2)) {
@@ -530,11 +567,19 @@ command_line parse_command_line(std::span<const char* const> arguments) {
           negated = true;
         }
       }
-      if (found == nullptr) {
-        if (!name.starts_with('-')) {
-          fail(fmt::format("argument \"{}\"", name),
-               "kiln takes no arguments, only flags (see --help)");
+      if (found == nullptr && !name.starts_with('-')) {
+        // The one argument names the app, as gunicorn's does: kiln [OPTIONS] APP.
+        for (const auto& earlier : line.values) {
+          if (earlier.flag.empty()) {
+            fail(fmt::format("argument \"{}\"", name),
+                 fmt::format("kiln takes one argument, the app, and already has \"{}\"",
+                             earlier.text));
+          }
         }
+        line.values.push_back({find_setting("wsgi_app"), std::string(name), {}});
+        continue;
+      }
+      if (found == nullptr) {
         fail(fmt::format("flag {}", name),
              fmt::format("unknown flag{}",
                          name.starts_with("--") ? suggestion(name, flag_name) : ""));
@@ -579,7 +624,9 @@ configuration load_configuration(const command_line& line, const environment& en
   std::vector<bool> seen(registry.size(), false);
   for (const auto& value : line.values) {
     auto index = static_cast<std::size_t>(value.setting - registry.data());
-    std::string where = fmt::format("flag {} \"{}\"", value.flag, value.text);
+    bool argument = value.flag.empty();
+    std::string where = argument ? fmt::format("argument \"{}\"", value.text)
+                                 : fmt::format("flag {} \"{}\"", value.flag, value.text);
     auto* list = std::get_if<std::vector<std::string> settings::*>(&value.setting->field);
     if (list != nullptr && seen[index]) {
       settings more;
@@ -590,7 +637,11 @@ configuration load_configuration(const command_line& line, const environment& en
       assign_text(config.values, *value.setting, value.text, where);
     }
     seen[index] = true;
-    config.origins[index] = fmt::format("flag {}", value.flag);
+    config.origins[index] = argument ? std::string("argument") : fmt::format("flag {}", value.flag);
+  }
+  // gunicorn's sync worker runs one request at a time; with threads given too, it is gthread.
+  if (config.values.worker_class == "sync" && config.origin("threads") == "default") {
+    config.values.threads = 1;
   }
   validate(config);
   return config;
@@ -745,10 +796,11 @@ std::string wrap(std::string_view text, std::string_view indent, std::size_t wid
 
 std::string help_text() {
   std::string text =
-      "Usage: kiln [-c FILE] [--SETTING VALUE ...]\n"
+      "Usage: kiln [-c FILE] [--SETTING VALUE ...] [APP]\n"
       "\n"
       "kiln is a preforking HTTP server: a master process binds the sockets and keeps the workers\n"
-      "alive; each worker serves HTTP/1.1 from a libuv event loop.\n"
+      "alive; each worker serves HTTP/1.1 from a libuv event loop, and hosts APP, a Python WSGI\n"
+      "app named as gunicorn names it (module:name), on threads of its own.\n"
       "\n"
       "Every setting can come from a TOML file (-c FILE, or KILN_CONFIG), an environment variable\n"
       "(KILN_<NAME>) or a flag; a flag beats the environment, which beats the file, which beats\n"
@@ -768,6 +820,7 @@ std::string help_text() {
     }
     std::string flag = info.short_flag ? fmt::format("-{}, {}", info.short_flag, info.flag())
                                        : fmt::format("    {}", info.flag());
+    if (!info.alias.empty()) flag += fmt::format(", {}", info.alias);
     std::string line = fmt::format("  {} ({}; default {})", flag, info.type_name(),
                                    info.default_value.empty() ? "none" : info.default_value);
     if (line.size() > 96) {
@@ -788,6 +841,7 @@ std::string settings_markdown() {
   for (const auto& info : setting_registry()) {
     std::string flag = info.short_flag ? fmt::format("`-{}`, `{}`", info.short_flag, info.flag())
                                        : fmt::format("`{}`", info.flag());
+    if (!info.alias.empty()) flag += fmt::format(", `{}`", info.alias);
     std::string help(info.help);
     std::string type = info.type_name();
     std::replace(type.begin(), type.end(), '|', '/');

@@ -27,10 +27,10 @@ struct command_line {
   struct value {
     const setting_info* setting;
     std::string text;
-    std::string flag;  // As written, for messages: "--workers".
+    std::string flag;  // As written, for messages: "--workers"; empty for the argument.
   };
   std::string config_file;
-  std::vector<value> values;
+  std::vector<value> values;  // The one argument, the WSGI app, has no flag.
   bool help = false;
   bool version = false;
   bool check_config = false;

@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <new>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,8 +21,28 @@ namespace {
 // Past this much unsent output, parsing pauses until the client has taken it: pipelined
 // requests cannot make a worker buffer without bound.
 constexpr std::size_t batch_high_water = 256 * 1024;
+// While an answer is being made the connection reads on, to notice a client that leaves; it
+// keeps at most this much of what the client sends meanwhile, then waits.
+constexpr std::size_t held_while_answering = 64 * 1024;
+// The most one sendfile call sends: a fast client cannot keep the loop to itself.
+constexpr std::size_t sendfile_slice = 1024 * 1024;
 
 constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view chunked_header = "Transfer-Encoding: chunked\r\n";
+constexpr std::string_view last_chunk = "0\r\n\r\n";
+
+// Formats an address and port as "host:port", "[v6]:port".
+std::string format_address(const sockaddr_storage& address) {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    uv_ip6_name(&v6, host, sizeof host);
+    return fmt::format("[{}]:{}", host, ntohs(v6.sin6_port));
+  }
+  const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+  uv_ip4_name(&v4, host, sizeof host);
+  return fmt::format("{}:{}", host, ntohs(v4.sin_port));
+}
 
 }  // namespace
 
@@ -32,9 +54,12 @@ struct connection::pending_write {
   output_batch::rest bytes;  // Empty when the bytes belong to a file_stream.
 };
 
-// A response body read from a file piece by piece on libuv's thread pool, so that a slow disk
-// never blocks the loop, and written as each piece arrives. A read still in flight when the
-// connection closes keeps the stream alive until its callback, which then frees it.
+// A response body sent from a file. A static file is read on libuv's thread pool piece by
+// piece, so that a slow disk never blocks the loop, and each piece written as it arrives. A
+// deferred response's file (WSGI's file_wrapper) goes by sendfile, as much as the socket takes,
+// and a piece is read and written only when the socket is full, to learn when it has room again.
+// A read still in flight when the connection closes keeps the stream alive until its callback,
+// which then frees it.
 struct connection::file_stream {
   static constexpr std::size_t piece_size = 256 * 1024;
 
@@ -43,11 +68,13 @@ struct connection::file_stream {
   int fd;
   std::uint64_t offset;
   std::uint64_t remaining;
-  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(piece_size);
+  bool zero_copy;
+  std::unique_ptr<char[]> buffer;
   bool reading = false;
 
-  file_stream(connection* o, int file, std::uint64_t from, std::uint64_t length) noexcept
-      : owner(o), fd(file), offset(from), remaining(length) {
+  file_stream(connection* o, int file, std::uint64_t from, std::uint64_t length,
+              bool sendfile) noexcept
+      : owner(o), fd(file), offset(from), remaining(length), zero_copy(sendfile) {
     request.data = this;
   }
   file_stream(const file_stream&) = delete;
@@ -58,6 +85,8 @@ struct connection::file_stream {
 connection::connection(worker& owner) noexcept : worker_(owner), reader_(owner.limits(), *this) {}
 
 connection::~connection() = default;
+
+// Starting.
 
 bool connection::init_handle(bool unix_socket) noexcept {
   int error = unix_socket ? uv_pipe_init(worker_.loop(), &handle_.pipe, 0)
@@ -110,6 +139,8 @@ void connection::begin() noexcept {
   if (read_available()) start_reading();
 }
 
+// Reading.
+
 bool connection::read_available() noexcept {
   uv_os_fd_t fd = -1;
   if (uv_fileno(&handle_.handle, &fd) != 0) return true;
@@ -125,7 +156,7 @@ bool connection::read_available() noexcept {
 }
 
 void connection::start_reading() noexcept {
-  if (reading_ || closing_) return;
+  if (reading_ || phase_ == phase::closed) return;
   if (int error = uv_read_start(&handle_.stream, on_alloc, on_read); error != 0) {
     spdlog::debug("uv_read_start: {}", uv_error(error));
     close();
@@ -149,23 +180,42 @@ void connection::on_read(uv_stream_t* stream, ssize_t size, const uv_buf_t* buff
   auto& self = *static_cast<connection*>(stream->data);
   if (size > 0) {
     self.received(buffer->base, static_cast<std::size_t>(size));
-  } else if (size < 0) {
-    // The client closed its side (UV_EOF) or the connection failed. Responses still being
-    // written to a client that only half-closed are finished first.
-    if (size != UV_EOF) spdlog::debug("read: {}", uv_error(static_cast<int>(size)));
-    self.stop_reading();
-    bool cut_short = !self.reader_.finish() && !self.lingering_;
-    if (size == UV_EOF && self.pending_writes_ > 0 && !cut_short) {
-      self.close_after_write_ = true;
-      self.linger_ = false;
-      return;
-    }
-    self.close();
+    return;
   }
+  if (size == 0) return;
+  // The client closed its side (UV_EOF) or the connection failed. A client that only
+  // half-closed after a whole request still gets its answer, and then the connection closes.
+  if (size != UV_EOF) spdlog::debug("read: {}", uv_error(static_cast<int>(size)));
+  self.stop_reading();
+  bool cut_short = !self.reader_.finish() && self.phase_ != phase::lingering;
+  bool answer_due = self.pending_writes_ > 0 || self.phase_ == phase::answering;
+  if (size == UV_EOF && answer_due && !cut_short) {
+    self.mode_ = connection_mode::close;
+    self.linger_ = false;
+    if (self.phase_ == phase::reading) self.phase_ = phase::closing;
+    return;
+  }
+  self.close();
 }
 
 void connection::received(const char* data, std::size_t size) noexcept {
-  if (lingering_) return;  // Whatever arrives after an error response is read and dropped.
+  switch (phase_) {
+    case phase::lingering:
+      return;  // Whatever arrives after an error response is read and dropped.
+    case phase::answering:
+    case phase::closing:
+      // Requests pipelined behind one still being answered wait, unparsed.
+      if (!reader_.hold(data, size)) {
+        close();
+        return;
+      }
+      if (reader_.unparsed() > held_while_answering) stop_reading();
+      return;
+    case phase::reading:
+      break;
+    case phase::closed:
+      return;
+  }
   if (!reader_.inside_request() && worker_.access() != nullptr) request_started_ns_ = uv_hrtime();
   parsed(reader_.parse(data, size));
   flush();
@@ -198,50 +248,43 @@ bool connection::on_request_complete(request& req) noexcept {
     mode_ = req.version_minor == 0 ? connection_mode::keep_alive_1_0 : connection_mode::keep_alive;
   }
   head_request_ = req.method == "HEAD";
-  access_log* log = worker_.access();
-  if (log != nullptr || worker_.wants_peer()) req.peer = peer();
-  if (log != nullptr) worker_.assign_request_id(req);
-  worker_.handle(req, *this);
-  if (log != nullptr) {
-    std::uint64_t now = uv_hrtime();
-    if (worker_.logs(req)) {
-      log->write({.req = req,
-                  .peer = req.peer,
-                  .request_id = req.request_id,
-                  .status = response_status_,
-                  .bytes = response_bytes_,
-                  .duration_us = (now - request_started_ns_) / 1000,
-                  .response_headers = response_headers_});
-    }
-    worker_.clear_request_id();
-    request_started_ns_ = now;  // A request pipelined behind this one has begun.
+  framing_ = framing::none;
+  if (worker_.access() != nullptr || worker_.wants_peer()) {
+    req.peer = peer();
+    req.server = server();
   }
+  if (worker_.access() != nullptr) assign_request_id(req);
+  worker_.dispatch(req, *this);
   // A large upload's buffer is not kept for the idle connection's whole life.
   if (req.body.capacity() > 64 * 1024) std::string().swap(req.body);
-  // A streamed body goes out before anything pipelined after it is even parsed.
-  if (stream_) {
-    close_after_write_ = mode_ == connection_mode::close;
+  if (phase_ == phase::answering) {
+    // Nothing after this request is parsed before its answer is out. A deferred answer is
+    // logged when it ends; a file's now.
+    if (deferred_ == nullptr) log_request(req);
     return false;
   }
+  log_request(req);
   if (mode_ == connection_mode::close) {
     // Nothing after this request is parsed. If the client sent more, linger so that the kernel
     // does not answer those bytes with a reset that could destroy this response in transit.
-    close_after_write_ = true;
+    phase_ = phase::closing;
     return false;
   }
   return worker_.batch().size() < batch_high_water;
 }
 
+// Answering at once.
+
 void connection::append_head(int status, std::string_view headers, std::string_view more_headers,
-                             std::size_t body_size) noexcept {
+                             std::optional<std::uint64_t> body_size,
+                             std::string_view reason) noexcept {
   bool has_body = status_has_body(status);
-  append_response_head(
-      worker_.batch().text(), status, {headers, more_headers, worker_.request_id_line()},
-      has_body ? std::optional<std::uint64_t>(body_size) : std::nullopt, mode_, worker_.date());
+  append_response_head(worker_.batch().text(), status, {headers, more_headers, request_id_line_},
+                       has_body ? body_size : std::nullopt, mode_, worker_.date(), reason);
   // What the access log says of this response.
   response_status_ = status;
-  response_bytes_ = has_body && !head_request_ ? body_size : 0;
-  response_headers_ = {headers, more_headers, worker_.request_id_line()};
+  response_bytes_ = has_body && !head_request_ && body_size ? *body_size : 0;
+  response_headers_ = {headers, more_headers, request_id_line_};
 }
 
 void connection::send(int status, std::string_view headers, std::string_view more_headers,
@@ -265,11 +308,13 @@ void connection::send_file(int status, std::string_view headers, std::string_vie
     ::close(fd);
     return;
   }
-  stream_.reset(new (std::nothrow) file_stream(this, fd, offset, length));
-  if (!stream_) {
+  file_.reset(new (std::nothrow) file_stream(this, fd, offset, length, false));
+  if (!file_) {
     ::close(fd);
     close();
+    return;
   }
+  phase_ = phase::answering;
 }
 
 void connection::send_status(int status, std::string_view headers) noexcept {
@@ -286,10 +331,162 @@ void connection::reject(int status, std::string_view reason) noexcept {
   spdlog::debug("rejecting a request with {}: {}", status, reason);
   mode_ = connection_mode::close;
   head_request_ = false;
-  close_after_write_ = true;
+  phase_ = phase::closing;
   linger_ = true;
   send_status(status, {});
 }
+
+// Answering later: the deferred response's parts, as the bridge delivers them.
+
+response_writer& connection::defer(deferred_response& work) noexcept {
+  deferred_ = &work;
+  phase_ = phase::answering;
+  head_written_ = false;
+  untaken_ = 0;
+  return *this;
+}
+
+void connection::write(const response_part& part) noexcept {
+  if (deferred_ == nullptr || phase_ == phase::closed) {
+    if (part.file >= 0) ::close(part.file);
+    return;
+  }
+  if (part.status != 0 && !head_written_) write_deferred_head(part);
+  if (!part.body.empty()) write_deferred_body(part.body);
+  if (part.file >= 0) {
+    // A file ends the response. Its length is known (the work gives one), so it needs no chunk
+    // lines around it and can go by sendfile.
+    bool counted = framing_ == framing::content_length;
+    std::uint64_t length = counted ? std::min(part.file_length, body_left_) : part.file_length;
+    bool sendable = counted || framing_ == framing::until_close;
+    if (!sendable || length == 0) {
+      ::close(part.file);
+      end_deferred(framing_ != framing::chunked);
+    } else {
+      if (counted) body_left_ -= length;
+      response_bytes_ += length;
+      file_.reset(new (std::nothrow) file_stream(this, part.file, part.file_offset, length, true));
+      if (!file_) {
+        ::close(part.file);
+        close();
+        return;
+      }
+    }
+  } else if (part.last) {
+    end_deferred(part.complete);
+  }
+  flush();
+}
+
+void connection::write_deferred_head(const response_part& part) noexcept {
+  head_written_ = true;
+  // A graceful stop that began while the app worked closes the connection after this answer.
+  if (draining_ || !worker_.keeps_alive()) mode_ = connection_mode::close;
+  std::string_view framing_line;
+  if (!status_has_body(part.status) || head_request_) {
+    framing_ = framing::none;
+  } else if (part.length) {
+    framing_ = framing::content_length;
+    body_left_ = *part.length;
+  } else if (deferred_->answered_request().version_minor >= 1) {
+    framing_ = framing::chunked;
+    framing_line = chunked_header;
+  } else {
+    // HTTP/1.0 has no chunks: the body ends when the connection does.
+    framing_ = framing::until_close;
+    mode_ = connection_mode::close;
+  }
+  // A HEAD response keeps the length the app gave; a 204 or 304 has none.
+  std::optional<std::uint64_t> length = status_has_body(part.status) ? part.length : std::nullopt;
+  append_response_head(worker_.batch().text(), part.status,
+                       {part.headers, framing_line, request_id_line_}, length, mode_,
+                       worker_.date(), part.reason);
+  response_status_ = part.status;
+  response_bytes_ = 0;
+  if (worker_.access() != nullptr) {
+    try {
+      deferred_headers_.assign(part.headers);
+    } catch (const std::bad_alloc&) {
+      deferred_headers_.clear();
+    }
+    response_headers_ = {deferred_headers_, framing_line, request_id_line_};
+  }
+}
+
+void connection::write_deferred_body(std::string_view bytes) noexcept {
+  // Counted as taken only once written, whatever happens to them: the work's room to go on.
+  untaken_ += bytes.size();
+  auto& out = worker_.batch().text();
+  switch (framing_) {
+    case framing::none:
+      return;
+    case framing::content_length:
+      // Bytes beyond the promised length would be read as the next response.
+      bytes = bytes.substr(
+          0, static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), body_left_)));
+      body_left_ -= bytes.size();
+      out.append(bytes);
+      break;
+    case framing::chunked: {
+      char size[24];
+      auto end = std::to_chars(size, size + sizeof size, bytes.size(), 16).ptr;
+      out.append(size, end).append("\r\n").append(bytes).append("\r\n");
+      break;
+    }
+    case framing::until_close:
+      out.append(bytes);
+      break;
+  }
+  response_bytes_ += bytes.size();
+}
+
+void connection::end_deferred(bool complete) noexcept {
+  const request& req = deferred_->answered_request();
+  if (!head_written_) {
+    // The work ended without an answer: the client gets one all the same.
+    head_request_ = false;
+    mode_ = connection_mode::close;
+    send_status(500, {});
+  }
+  if (framing_ == framing::chunked && complete) worker_.batch().text().append(last_chunk);
+  bool short_body = framing_ == framing::content_length && body_left_ > 0;
+  if (short_body) {
+    spdlog::error(
+        "{} {}: the app sent {} bytes less than its Content-Length; closing the "
+        "connection",
+        req.method, req.path, body_left_);
+  }
+  // The client cannot tell a cut body from a whole one unless the connection ends.
+  if (!complete || short_body) mode_ = connection_mode::close;
+  log_request(req);
+  deferred_ = nullptr;
+  answered();
+}
+
+void connection::fail(int status) noexcept {
+  if (deferred_ == nullptr) return;
+  const request& req = deferred_->answered_request();
+  if (head_written_) {
+    // Part of the answer is out: only closing tells the client it is not all.
+    log_request(req);
+    deferred_ = nullptr;
+    close();
+    return;
+  }
+  mode_ = connection_mode::close;
+  head_request_ = false;
+  send_status(status, {});
+  log_request(req);
+  deferred_ = nullptr;
+  phase_ = phase::closing;
+  flush();
+}
+
+void connection::answered() noexcept {
+  phase_ = mode_ == connection_mode::close ? phase::closing : phase::reading;
+}
+
+// Writing.
 
 void connection::flush() noexcept {
   write_batch();
@@ -298,7 +495,7 @@ void connection::flush() noexcept {
 
 void connection::write_batch() noexcept {
   auto& batch = worker_.batch();
-  if (batch.empty() || closing_) {
+  if (batch.empty() || phase_ == phase::closed) {
     batch.clear();
     return;
   }
@@ -340,31 +537,46 @@ void connection::on_write(uv_write_t* request, int status) noexcept {
 
 void connection::settle() noexcept {
   // Pipelined requests that waited for the client to take earlier answers go first.
-  while (!closing_ && pending_writes_ == 0 && !stream_ && !close_after_write_ &&
-         reader_.has_unparsed()) {
+  while (phase_ == phase::reading && pending_writes_ == 0 && reader_.has_unparsed()) {
     parsed(reader_.parse_kept());
     write_batch();
   }
-  if (closing_) return;
+  if (phase_ == phase::closed) return;
   if (pending_writes_ > 0) {
     stop_reading();
     worker_.arm(*this, timeout_kind::send);
     return;
   }
-  if (stream_) {
-    stop_reading();
-    // A client that stops taking the file, and a read that never returns, both end here.
-    worker_.arm(*this, timeout_kind::send);
-    if (!stream_->reading) stream_file();
-    return;
+  if (untaken_ > 0 && deferred_ != nullptr) {
+    // Everything written is with the kernel: the app may produce more.
+    deferred_->taken(std::exchange(untaken_, 0));
   }
-  if (close_after_write_) {
-    if (linger_ || reader_.has_unparsed() || reader_.inside_request()) {
-      start_lingering();
-    } else {
-      close();
-    }
-    return;
+  switch (phase_) {
+    case phase::answering:
+      if (file_) {
+        stop_reading();
+        // A client that stops taking the file, and a read that never returns, both end here.
+        worker_.arm(*this, timeout_kind::send);
+        if (!file_->reading) stream_file();
+        return;
+      }
+      // Waiting for the app, which has its own deadline (timeout). Reading goes on, to notice
+      // a client that leaves, unless it has sent a lot meanwhile.
+      unlink();
+      if (reader_.unparsed() <= held_while_answering) start_reading();
+      return;
+    case phase::closing:
+      if (linger_ || reader_.has_unparsed() || reader_.inside_request()) {
+        start_lingering();
+      } else {
+        close();
+      }
+      return;
+    case phase::lingering:
+    case phase::closed:
+      return;
+    case phase::reading:
+      break;
   }
   if (reader_.reading_head()) {
     // A head's time runs from its first byte: slow clients cannot extend it by dribbling.
@@ -386,45 +598,91 @@ void connection::settle() noexcept {
 }
 
 void connection::stream_file() noexcept {
-  file_stream& stream = *stream_;
-  if (stream.remaining == 0) {
-    stream_.reset();
+  file_stream& file = *file_;
+  if (file.remaining > 0 && file.zero_copy) {
+    if (!send_file_directly(file)) {
+      close();
+      return;
+    }
+  }
+  if (file.remaining == 0) {
+    file_.reset();
+    if (deferred_ != nullptr) {
+      end_deferred(true);
+      flush();
+      return;
+    }
+    answered();
     settle();
     return;
   }
+  read_file_piece(file);
+}
+
+bool connection::send_file_directly(file_stream& file) noexcept {
+  uv_os_fd_t socket = -1;
+  if (uv_fileno(&handle_.handle, &socket) != 0) return false;
+  while (file.remaining > 0) {
+    auto offset = static_cast<off_t>(file.offset);
+    std::size_t slice =
+        static_cast<std::size_t>(std::min<std::uint64_t>(file.remaining, sendfile_slice));
+    ssize_t sent = ::sendfile(socket, file.fd, &offset, slice);
+    if (sent > 0) {
+      file.offset += static_cast<std::uint64_t>(sent);
+      file.remaining -= static_cast<std::uint64_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    // The file shrank under us, or the client left: the promised length cannot be kept.
+    spdlog::debug("sendfile: {}",
+                  sent == 0 ? std::string("the file ended early") : errno_text(errno));
+    return false;
+  }
+  return true;
+}
+
+void connection::read_file_piece(file_stream& file) noexcept {
+  if (!file.buffer) {
+    file.buffer.reset(new (std::nothrow) char[file_stream::piece_size]);
+    if (!file.buffer) {
+      close();
+      return;
+    }
+  }
   auto size =
-      static_cast<unsigned>(std::min<std::uint64_t>(stream.remaining, file_stream::piece_size));
-  uv_buf_t piece = uv_buf_init(stream.buffer.get(), size);
-  int error = uv_fs_read(worker_.loop(), &stream.request, stream.fd, &piece, 1,
-                         static_cast<std::int64_t>(stream.offset), on_file_read);
+      static_cast<unsigned>(std::min<std::uint64_t>(file.remaining, file_stream::piece_size));
+  uv_buf_t piece = uv_buf_init(file.buffer.get(), size);
+  int error = uv_fs_read(worker_.loop(), &file.request, file.fd, &piece, 1,
+                         static_cast<std::int64_t>(file.offset), on_file_read);
   if (error != 0) {
     spdlog::error("uv_fs_read: {}", uv_error(error));
     close();
     return;
   }
-  stream.reading = true;
+  file.reading = true;
 }
 
 void connection::on_file_read(uv_fs_t* request) noexcept {
-  auto* stream = static_cast<file_stream*>(request->data);
+  auto* file = static_cast<file_stream*>(request->data);
   ssize_t size = request->result;
   uv_fs_req_cleanup(request);
-  stream->reading = false;
-  if (stream->owner == nullptr) {
-    delete stream;  // The connection closed while the read was in flight.
+  file->reading = false;
+  if (file->owner == nullptr) {
+    delete file;  // The connection closed while the read was in flight.
     return;
   }
-  connection& self = *stream->owner;
+  connection& self = *file->owner;
   if (size <= 0) {
     // The file shrank or failed under us: the promised Content-Length cannot be kept.
-    spdlog::error("read of a static file (uv_fs_read): {}",
+    spdlog::error("read of a file being sent (uv_fs_read): {}",
                   size == 0 ? std::string("it ended early") : uv_error(static_cast<int>(size)));
     self.close();
     return;
   }
-  stream->offset += static_cast<std::uint64_t>(size);
-  stream->remaining -= static_cast<std::uint64_t>(size);
-  self.write_borrowed(stream->buffer.get(), static_cast<std::size_t>(size));
+  file->offset += static_cast<std::uint64_t>(size);
+  file->remaining -= static_cast<std::uint64_t>(size);
+  self.write_borrowed(file->buffer.get(), static_cast<std::size_t>(size));
   self.settle();
 }
 
@@ -448,8 +706,10 @@ void connection::queue_write(std::unique_ptr<pending_write> pending, const uv_bu
   ++pending_writes_;
 }
 
+// Ending.
+
 void connection::start_lingering() noexcept {
-  lingering_ = true;
+  phase_ = phase::lingering;
   reader_.discard();
   auto request = std::make_unique<uv_shutdown_t>();
   request->data = this;
@@ -494,8 +754,8 @@ void connection::on_timeout(timeout_kind kind) noexcept {
 
 void connection::drain() noexcept {
   draining_ = true;
-  bool idle = pending_writes_ == 0 && !stream_ && !reader_.inside_request() &&
-              !reader_.holds_bytes() && !lingering_;
+  bool idle = phase_ == phase::reading && pending_writes_ == 0 && !reader_.inside_request() &&
+              !reader_.holds_bytes();
   if (!idle) return;  // It closes after its response.
   // A client may have sent a request the moment before: answer it (with Connection: close)
   // rather than close a connection with a request in it.
@@ -503,31 +763,81 @@ void connection::drain() noexcept {
 }
 
 void connection::close() noexcept {
-  if (closing_) return;
-  closing_ = true;
+  if (phase_ == phase::closed) return;
+  if (deferred_ != nullptr) {
+    // The answer is still being made: it is logged with what was sent of it, and abandoned.
+    if (!head_written_) response_status_ = 0;
+    log_request(deferred_->answered_request());
+    std::exchange(deferred_, nullptr)->abandon();
+  }
+  phase_ = phase::closed;
   unlink();
   uv_close(&handle_.handle, on_close);
+}
+
+void connection::on_close(uv_handle_t* handle) noexcept {
+  std::unique_ptr<connection> self(static_cast<connection*>(handle->data));
+  if (self->file_ && self->file_->reading) {
+    // libuv still owns the file's request: its callback frees the stream.
+    self->file_->owner = nullptr;
+    self->file_.release();
+  }
+  self->worker_.connection_closed();
+}
+
+// What the access log and the app learn about the request.
+
+void connection::log_request(const request& req) noexcept {
+  access_log* log = worker_.access();
+  if (log == nullptr) return;
+  std::uint64_t now = uv_hrtime();
+  if (worker_.logs(req)) {
+    log->write({.req = req,
+                .peer = req.peer,
+                .request_id = req.request_id,
+                .status = response_status_,
+                .bytes = response_bytes_,
+                .duration_us = (now - request_started_ns_) / 1000,
+                .response_headers = response_headers_});
+  }
+  request_started_ns_ = now;  // A request pipelined behind this one has begun.
+}
+
+void connection::assign_request_id(request& req) noexcept {
+  // A client's (or a proxy's) id is kept when it is safe to echo and to log: visible ASCII.
+  auto given = req.header_value("X-Request-ID");
+  bool usable =
+      given && !given->empty() && given->size() <= 200 &&
+      std::all_of(given->begin(), given->end(), [](char c) { return c > ' ' && c < 0x7f; });
+  try {
+    request_id_line_.assign("X-Request-ID: ");
+    std::size_t start = request_id_line_.size();
+    if (usable) {
+      request_id_line_.append(*given);
+    } else {
+      char id[32];
+      worker_.make_request_id(id);
+      request_id_line_.append(id, sizeof id);
+    }
+    std::size_t length = request_id_line_.size() - start;
+    request_id_line_.append("\r\n");
+    req.request_id = std::string_view(request_id_line_).substr(start, length);
+  } catch (const std::bad_alloc&) {
+    request_id_line_.clear();
+    req.request_id = {};
+  }
 }
 
 std::string_view connection::peer() noexcept {
   if (!peer_.empty()) return peer_;
   sockaddr_storage address{};
   int length = sizeof address;
-  if (handle_.handle.type != UV_TCP ||
-      uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    peer_ = "-";  // A unix socket's peer has no address.
-    return peer_;
-  }
-  char host[INET6_ADDRSTRLEN] = {};
   try {
-    if (address.ss_family == AF_INET6) {
-      const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
-      uv_ip6_name(&v6, host, sizeof host);
-      peer_ = fmt::format("[{}]:{}", host, ntohs(v6.sin6_port));
+    if (handle_.handle.type != UV_TCP ||
+        uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      peer_.assign(1, '-');  // A unix socket's peer has no address.
     } else {
-      const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
-      uv_ip4_name(&v4, host, sizeof host);
-      peer_ = fmt::format("{}:{}", host, ntohs(v4.sin_port));
+      peer_ = format_address(address);
     }
   } catch (const std::bad_alloc&) {
     peer_.clear();
@@ -535,14 +845,21 @@ std::string_view connection::peer() noexcept {
   return peer_;
 }
 
-void connection::on_close(uv_handle_t* handle) noexcept {
-  std::unique_ptr<connection> self(static_cast<connection*>(handle->data));
-  if (self->stream_ && self->stream_->reading) {
-    // libuv still owns the stream's request: its callback frees the stream.
-    self->stream_->owner = nullptr;
-    self->stream_.release();
+std::string_view connection::server() noexcept {
+  if (!server_.empty()) return server_;
+  sockaddr_storage address{};
+  int length = sizeof address;
+  try {
+    if (handle_.handle.type != UV_TCP ||
+        uv_tcp_getsockname(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      server_.assign(1, '-');
+    } else {
+      server_ = format_address(address);
+    }
+  } catch (const std::bad_alloc&) {
+    server_.clear();
   }
-  self->worker_.connection_closed();
+  return server_;
 }
 
 }  // namespace kiln

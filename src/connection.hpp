@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <uv.h>
@@ -36,12 +37,16 @@ union stream_handle {
   uv_handle_t handle;
 };
 
-// One client connection. It reads requests, answers each in order as soon as it is complete,
-// and writes every answer produced by one read with a single writev. It reads into the worker's
-// shared buffer (see request_reader), so an idle keep-alive connection costs little.
+// One client connection. It reads requests, has each answered in order (at once, or later by
+// the Python app), and writes every answer produced by one read with a single writev. It reads
+// into the worker's shared buffer (see request_reader), so an idle keep-alive connection costs
+// little.
 //
 // A connection frees itself in its uv_close callback.
-class connection final : public timeout_link, private request_sink, private responder {
+class connection final : public timeout_link,
+                         private request_sink,
+                         private responder,
+                         private response_writer {
  public:
   explicit connection(worker& owner) noexcept;
   connection(const connection&) = delete;
@@ -57,10 +62,26 @@ class connection final : public timeout_link, private request_sink, private resp
   void on_timeout(timeout_kind kind) noexcept;
   // The worker is stopping: an idle connection closes now, a busy one after its response.
   void drain() noexcept;
-  // Closes at once, dropping whatever is unsent.
+  // Closes at once, dropping whatever is unsent; an answer still being made is abandoned.
   void close() noexcept;
 
  private:
+  // Where the connection is in its life. What it waits for in each phase follows from the
+  // phase and from what is pending (writes, a file, the reader's state): see settle().
+  enum class phase : std::uint8_t {
+    reading,    // Between requests, or reading one: the reader knows which.
+    answering,  // A response is still coming: from the app (deferred_) or a file (file_).
+    closing,    // The last response is being written; then the connection closes or lingers.
+    lingering,  // Half-closed after an error response, dropping what the client still sends.
+    closed,     // uv_close was called; the close callback frees the connection.
+  };
+  // How the body of a response being written is delimited.
+  enum class framing : std::uint8_t {
+    none,            // No body: HEAD, 204, 304.
+    content_length,  // body_left_ more bytes.
+    chunked,         // HTTP/1.1 without a Content-Length.
+    until_close,     // HTTP/1.0 without a Content-Length: the connection's end ends the body.
+  };
   struct pending_write;
   struct file_stream;
 
@@ -83,8 +104,13 @@ class connection final : public timeout_link, private request_sink, private resp
   void flush() noexcept;
   void write_batch() noexcept;
   void settle() noexcept;
-  // Reads the next piece of a streamed file, or ends the stream when it is all sent.
+  // What comes after a response is complete: the next request, or the end.
+  void answered() noexcept;
+  // Sends the next piece of a file being streamed, or finishes it when it is all sent.
   void stream_file() noexcept;
+  // Sends what of the file the socket takes now with sendfile; false when it failed.
+  bool send_file_directly(file_stream& file) noexcept;
+  void read_file_piece(file_stream& file) noexcept;
   // Writes bytes that stay valid until the write completes (a streamed file's buffer).
   void write_borrowed(const char* data, std::size_t size) noexcept;
   // Hands a write to libuv, which calls on_write when it is done; closes on failure.
@@ -109,32 +135,53 @@ class connection final : public timeout_link, private request_sink, private resp
   void send_file(int status, std::string_view headers, std::string_view more_headers, int fd,
                  std::uint64_t offset, std::uint64_t length) noexcept override;
   void send_status(int status, std::string_view headers) noexcept override;
+  response_writer& defer(deferred_response& work) noexcept override;
   void append_head(int status, std::string_view headers, std::string_view more_headers,
-                   std::size_t body_size) noexcept;
-  // The client's address, "127.0.0.1:50312", looked up once.
+                   std::optional<std::uint64_t> body_size, std::string_view reason = {}) noexcept;
+
+  // response_writer: a deferred response's pieces, as they arrive.
+  void write(const response_part& part) noexcept override;
+  void fail(int status) noexcept override;
+  void write_deferred_head(const response_part& part) noexcept;
+  void write_deferred_body(std::string_view bytes) noexcept;
+  void end_deferred(bool complete) noexcept;
+
+  // The access log's line for the request just answered, when the log is on.
+  void log_request(const request& req) noexcept;
+  // Takes the client's X-Request-ID, or makes one, for the request being answered.
+  void assign_request_id(request& req) noexcept;
+  // The client's address, "127.0.0.1:50312", and the one it connected to, looked up once.
   std::string_view peer() noexcept;
+  std::string_view server() noexcept;
 
   worker& worker_;
   stream_handle handle_;
   request_reader reader_;
   std::unique_ptr<uv_shutdown_t> shutdown_;
-  std::unique_ptr<file_stream> stream_;  // A response body being streamed from a file.
+  std::unique_ptr<file_stream> file_;      // A response body being sent from a file.
+  deferred_response* deferred_ = nullptr;  // Work whose answer is awaited.
   std::string peer_;
+  std::string server_;
+  std::string request_id_line_;  // "X-Request-ID: ...\r\n" for the response being written.
   // For the access log: when the request began, and what its response was.
   std::uint64_t request_started_ns_ = 0;
   std::uint64_t response_bytes_ = 0;
   std::array<std::string_view, 3> response_headers_;
+  std::string deferred_headers_;  // A deferred response's header lines, kept for the log.
   int response_status_ = 0;
+  // The body of a deferred response being written.
+  std::uint64_t body_left_ = 0;  // With framing::content_length.
+  std::size_t untaken_ = 0;      // Body bytes written but not yet reported taken.
   std::uint32_t requests_ = 0;
   std::uint32_t pending_writes_ = 0;
   connection_mode mode_ = connection_mode::keep_alive;  // For the response being written.
-  bool head_request_ = false;                           // The response has no body: HEAD.
+  phase phase_ = phase::reading;
+  framing framing_ = framing::none;
+  bool head_request_ = false;  // The response has no body: HEAD.
   bool reading_ = false;
-  bool close_after_write_ = false;
-  bool linger_ = false;  // Read and discard for a while before closing.
-  bool lingering_ = false;
+  bool linger_ = false;  // Closing lingers: the client may still be sending.
   bool draining_ = false;
-  bool closing_ = false;
+  bool head_written_ = false;  // A deferred response's head went out.
 };
 
 }  // namespace kiln

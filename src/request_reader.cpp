@@ -45,6 +45,14 @@ request_parser::status request_reader::parse_kept() noexcept {
   return parse(buffer_.get(), size_);
 }
 
+bool request_reader::hold(const char* data, std::size_t size) noexcept {
+  if (size_ == 0) return keep(data, data + size, false);
+  if (!reserve(std::size_t{size_} + size)) return false;
+  std::memcpy(buffer_.get() + size_, data, size);
+  size_ += static_cast<std::uint32_t>(size);
+  return true;
+}
+
 bool request_reader::keep(const char* from, const char* end, bool fed) noexcept {
   if (from == nullptr || from == end) {
     discard();

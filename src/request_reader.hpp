@@ -29,6 +29,12 @@ class request_reader {
   request_parser::status parse(const char* data, std::size_t size) noexcept;
   // Parses the pipelined bytes kept while the parser was paused.
   request_parser::status parse_kept() noexcept;
+  // Keeps bytes that arrive while the parser is paused, unparsed, after those kept already: a
+  // connection reads on while its answer is being made, to notice a client that leaves. False
+  // when the memory cannot be had.
+  bool hold(const char* data, std::size_t size) noexcept;
+  // How many received bytes wait for parse_kept().
+  std::size_t unparsed() const noexcept { return unparsed_ ? size_ : 0; }
   // True while pipelined bytes wait for parse_kept().
   bool has_unparsed() const noexcept { return unparsed_ && size_ > 0; }
   // True when any received byte is kept: a request has begun.

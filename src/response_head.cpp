@@ -88,13 +88,13 @@ std::string_view reason_phrase(int status) noexcept {
 void append_response_head(std::string& out, int status,
                           std::initializer_list<std::string_view> header_blocks,
                           std::optional<std::uint64_t> content_length, connection_mode mode,
-                          std::string_view date) {
+                          std::string_view date, std::string_view reason) {
   char number[24];
   out.append("HTTP/1.1 ");
   auto status_end = std::to_chars(number, number + sizeof number, status).ptr;
   out.append(number, status_end);
   out.push_back(' ');
-  out.append(reason_phrase(status));
+  out.append(reason.empty() ? reason_phrase(status) : reason);
   out.append("\r\nServer: kiln\r\nDate: ");
   out.append(date);
   out.append("\r\n");

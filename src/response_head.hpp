@@ -25,10 +25,10 @@ constexpr bool status_has_body(int status) noexcept {
 
 // Appends an HTTP/1.1 status line and header block to out. Each of header_blocks holds
 // preformatted "Name: value\r\n" lines; Server, Date, Content-Length (when given) and
-// Connection are added.
+// Connection are added. An empty reason is the status's standard phrase.
 void append_response_head(std::string& out, int status,
                           std::initializer_list<std::string_view> header_blocks,
                           std::optional<std::uint64_t> content_length, connection_mode mode,
-                          std::string_view date);
+                          std::string_view date, std::string_view reason = {});
 
 }  // namespace kiln

@@ -31,6 +31,7 @@ worker_slot* scoreboard::claim() noexcept {
     if (slot.state.load() == worker_state::free) {
       slot.heartbeat_ms.store(monotonic_ms());
       slot.requests.store(0);
+      slot.oldest_request_ms.store(0);
 
       slot.state.store(worker_state::booting);
       return &slot;

@@ -20,6 +20,9 @@ enum class worker_state : std::uint32_t {
 struct worker_slot {
   std::atomic<std::uint64_t> heartbeat_ms;  // CLOCK_MONOTONIC, written from the worker's loop.
   std::atomic<std::uint64_t> requests;      // Requests answered.
+  // When the oldest request the Python app works on last produced something; 0: none. The loop
+  // beats whatever the app's threads do, so a hung request is found by this.
+  std::atomic<std::uint64_t> oldest_request_ms;
   std::atomic<worker_state> state;
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

@@ -17,6 +17,7 @@ const std::array registry = {
         .help = "Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N. Repeat the flag, or "
                 "give a TOML array or a comma-separated variable, for several. PORT sets "
                 "0.0.0.0:$PORT when nothing else does.",
+        .minimum = 1,
         .short_flag = 'b',
     },
     setting_info{
@@ -66,8 +67,9 @@ const std::array registry = {
         .section = "Processes",
         .field = &settings::timeout,
         .default_value = "30",
-        .help = "Seconds a worker may go without a heartbeat before the master kills and replaces "
-                "it; 0 never does. HTTP_SERVE_TIMEOUT_SECONDS sets it too.",
+        .help = "Seconds a worker may go without a heartbeat, or a request may run in the Python "
+                "app without producing anything, before the master logs WORKER TIMEOUT and "
+                "replaces the worker; 0 never does. HTTP_SERVE_TIMEOUT_SECONDS sets it too.",
         .minimum = 0,
         .maximum = 86400,
         .short_flag = 't',
@@ -263,6 +265,82 @@ const std::array registry = {
         .default_value = "/readyz",
         .help = "The readiness endpoint: 200, and 503 from the moment a graceful stop begins, so "
                 "that a load balancer stops sending before connections close. Empty turns it off.",
+    },
+    // The Python app.
+    setting_info{
+        .name = "wsgi_app",
+        .section = "Python app",
+        .field = &settings::wsgi_app,
+        .default_value = "",
+        .help = "The WSGI app, named as gunicorn names it: MODULE (its callable \"application\"), "
+                "MODULE:NAME, or MODULE:FACTORY() and MODULE:FACTORY(ARGS) to call a factory. Also "
+                "kiln's one argument. Requests that no health endpoint, C++ route or static file "
+                "claims go to it.",
+    },
+    setting_info{
+        .name = "chdir",
+        .section = "Python app",
+        .field = &settings::chdir,
+        .default_value = "",
+        .help = "The directory the app is imported from: workers change to it and put it first on "
+                "sys.path. Empty: the directory kiln starts in.",
+    },
+    setting_info{
+        .name = "pythonpath",
+        .section = "Python app",
+        .field = &settings::pythonpath,
+        .default_value = "",
+        .help = "More directories to import from, after chdir: a TOML array or a comma-separated "
+                "value.",
+    },
+    setting_info{
+        .name = "virtualenv",
+        .section = "Python app",
+        .field = &settings::virtualenv,
+        .default_value = "",
+        .help = "A virtual environment whose packages the app imports (an image's /opt/venv); it "
+                "must be made by the Python kiln was built for. VIRTUAL_ENV sets it too.",
+    },
+    setting_info{
+        .name = "worker_class",
+        .section = "Python app",
+        .field = &settings::worker_class,
+        .default_value = "gthread",
+        .help = "gunicorn's worker classes: gthread runs the app on threads threads per worker, "
+                "sync on one. eventlet and gevent are taken as gthread, with a warning: kiln never "
+                "monkey-patches, and its event loop already holds slow clients and idle "
+                "connections without a thread.",
+        .choices = "sync|gthread|eventlet|gevent",
+        .short_flag = 'k',
+    },
+    setting_info{
+        .name = "threads",
+        .section = "Python app",
+        .field = &settings::threads,
+        .default_value = "4",
+        .help = "Python threads per worker, each running one request at a time. A thread never "
+                "waits for a client: requests arrive whole and responses are written by the event "
+                "loop. More help an app that waits on a database; a worker_class of sync means "
+                "one, unless threads is set too (as in gunicorn).",
+        .minimum = 1,
+        .maximum = 1024,
+    },
+    setting_info{
+        .name = "preload_app",
+        .section = "Python app",
+        .field = &settings::preload_app,
+        .default_value = "false",
+        .help = "Import the app in the master before forking the workers, so that they share its "
+                "memory; HUP then restarts workers without new code (restart kiln for that).",
+        .alias = "--preload",
+    },
+    setting_info{
+        .name = "root_path",
+        .section = "Python app",
+        .field = &settings::root_path,
+        .default_value = "",
+        .help = "The path the app is mounted under behind a proxy (WSGI's SCRIPT_NAME), taken off "
+                "the front of PATH_INFO. SCRIPT_NAME in the environment sets it too.",
     },
     // Logging.
     setting_info{

@@ -47,6 +47,15 @@ struct settings {
   std::string api_prefix;
   std::string health_path;
   std::string ready_path;
+  // The Python app.
+  std::string wsgi_app;
+  std::string chdir;
+  std::vector<std::string> pythonpath;
+  std::string virtualenv;
+  std::string worker_class;
+  std::int64_t threads = 0;
+  bool preload_app = false;
+  std::string root_path;
   // Logging.
   std::string log_level;
   std::string error_log;
@@ -70,11 +79,12 @@ struct setting_info {
   setting_field field;
   std::string_view default_value;  // Written as an environment variable would carry it.
   std::string_view help;
-  double minimum = 0;  // For numbers.
+  double minimum = 0;  // For numbers; for lists, the fewest items.
   double maximum = 0;
   std::string_view choices;  // For a closed set of words: "debug|info|warning".
   char short_flag = 0;
   bool allows_auto = false;  // An integer that also takes "auto": one per usable CPU.
+  std::string_view alias;    // Another flag for it, gunicorn's where that differs: "--preload".
 
   std::string environment_variable() const;
   std::string flag() const;

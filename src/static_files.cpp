@@ -241,20 +241,22 @@ int static_files::open_beneath(const std::string& relative) const noexcept {
   }
 }
 
-void static_files::serve(const request& req, responder& out, std::uint64_t now_ms) noexcept {
-  if (req.method != "GET" && req.method != "HEAD") {
-    out.send_status(405, "Allow: GET, HEAD\r\n");
-    return;
-  }
+bool static_files::serve(const request& req, responder& out, std::uint64_t now_ms) noexcept {
+  // What matches no file is declined, for the app behind to answer, or answered here when
+  // nothing is behind.
+  auto decline = [&](int status, std::string_view headers = {}) {
+    if (options_.app_behind) return false;
+    out.send_status(status, headers);
+    return true;
+  };
+  if (req.method != "GET" && req.method != "HEAD") return decline(405, "Allow: GET, HEAD\r\n");
   switch (to_relative_path(req.path, relative_)) {
     case path_verdict::file:
       break;
     case path_verdict::bad_request:
-      out.send_status(400);
-      return;
+      return decline(400);
     case path_verdict::not_found:
-      out.send_status(404);
-      return;
+      return decline(404);
   }
   const cached_file* file = find(relative_, {}, now_ms);
   if (file == nullptr && options_.spa_fallback && is_page_navigation(req, options_.api_prefix)) {
@@ -262,13 +264,12 @@ void static_files::serve(const request& req, responder& out, std::uint64_t now_m
     relative_.assign("index.html");
     file = find(relative_, {}, now_ms);
   }
-  if (file == nullptr) {
-    out.send_status(404);
-    return;
-  }
+  if (file == nullptr) return decline(404);
+  // "/docs/" whose index.html is a directory: adding another slash would redirect for ever.
+  if (file->directory && req.path.ends_with('/')) return decline(404);
   if (file->directory) {
     redirect_to_directory(req, out);
-    return;
+    return true;
   }
   // A precompressed sibling, when the client takes it. Ranges are served from the file itself,
   // so that their offsets mean the same thing whatever the client accepts.
@@ -284,6 +285,7 @@ void static_files::serve(const request& req, responder& out, std::uint64_t now_m
     }
   }
   respond(req, *file, relative_, out);
+  return true;
 }
 
 bool static_files::unchanged(const std::string& relative, const cached_file& file) const noexcept {
@@ -519,12 +521,6 @@ std::shared_ptr<static_files::cached_file> static_files::load(const std::string&
 }
 
 void static_files::redirect_to_directory(const request& req, responder& out) noexcept {
-  // The path names a directory already ("/docs/" whose index.html is a directory): adding
-  // another slash would redirect for ever.
-  if (req.path.ends_with('/')) {
-    out.send_status(404);
-    return;
-  }
   // "//host" in Location would send the browser to another site: one leading slash only.
   std::string_view path = req.path;
   while (path.size() > 1 && path[1] == '/')

@@ -39,6 +39,9 @@ struct static_options {
   std::string root;
   bool spa_fallback = false;
   std::string api_prefix = "/api/";
+  // An app answers what no file matches (the Python app): such requests are declined instead
+  // of answered 404, 405 or 400.
+  bool app_behind = false;
 };
 
 // Serves the files below a directory, as a built single-page app needs: conditional requests
@@ -54,8 +57,9 @@ class static_files {
   static_files(const static_files&) = delete;
   static_files& operator=(const static_files&) = delete;
 
-  // Answers GET and HEAD; 405 for other methods.
-  void serve(const request& req, responder& out, std::uint64_t now_ms) noexcept;
+  // Answers GET and HEAD for the files below the root, and everything else with 404, 405 or
+  // 400; true when it answered. With app_behind it answers only the requests a file matches.
+  bool serve(const request& req, responder& out, std::uint64_t now_ms) noexcept;
 
   // Without openat2 (kernels before 5.6, some sandboxes), files are opened one path component
   // at a time and no symlink is followed. Tests switch to that path with this.

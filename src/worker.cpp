@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <sys/socket.h>
 #include <system_error>
 #include <unistd.h>
@@ -45,7 +46,6 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
                 // enough that a client cannot hold the slot by sending forever.
                 timeout_queue(5000)},
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
-      application_(application),
       slot_(slot),
       parent_(getppid()),
       keepalive_enabled_(config.keepalive.count() > 0) {
@@ -54,12 +54,14 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
     access_log_ = std::make_unique<access_log>(config.access_log, config.access_log_format);
     random_.seed(std::random_device{}());
   }
-  if (!config.static_root.empty()) {
-    static_files_ = std::make_unique<static_files>(
-        static_options{config.static_root, config.spa_fallback, config.api_prefix});
-  }
-
   if (int error = uv_loop_init(&loop_); error != 0) throw_uv(error, "uv_loop_init");
+  // The static root is opened before the Python app changes to its chdir, so that a relative
+  // static_root means what it meant where kiln started.
+  dispatcher_ = std::make_unique<dispatcher>(config, application);
+  if (!config.wsgi_app.empty()) {
+    python_ = std::make_unique<python::app_host>(config, &loop_, config.workers > 1);
+    dispatcher_->pass_the_rest_to(*python_);
+  }
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
   uv_timer_init(&loop_, &graceful_deadline_);
@@ -68,7 +70,9 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
   heartbeat_.data = this;
   uv_timer_init(&loop_, &shutdown_delay_);
   shutdown_delay_.data = this;
-  constexpr int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+  uv_check_init(&loop_, &accept_gate_);
+  accept_gate_.data = this;
+  constexpr int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGABRT};
   for (std::size_t i = 0; i < signals_.size(); ++i) {
     uv_signal_init(&loop_, &signals_[i]);
     signals_[i].data = this;
@@ -122,6 +126,8 @@ int worker::run() {
   uv_timer_start(&heartbeat_, on_heartbeat, 0, interval);
   if (slot_ != nullptr) slot_->state.store(worker_state::ready);
   uv_run(&loop_, UV_RUN_DEFAULT);
+  // Requests still in the app had graceful_timeout with the rest; a moment more to end cleanly.
+  if (python_) python_->finish(std::chrono::milliseconds(1000));
   spdlog::info("Worker exiting (pid: {}) after {} requests", getpid(), requests_);
   return 0;
 }
@@ -130,6 +136,11 @@ void worker::on_heartbeat(uv_timer_t* timer) noexcept {
   auto& self = *static_cast<worker*>(timer->data);
   if (self.slot_ != nullptr) {
     self.slot_->heartbeat_ms.store(monotonic_ms(), std::memory_order_relaxed);
+    // The loop beats whatever the app's threads do: the master judges those by this.
+    if (self.python_) {
+      self.slot_->oldest_request_ms.store(self.python_->oldest_progress_ms(),
+                                          std::memory_order_relaxed);
+    }
   }
   // PR_SET_PDEATHSIG tells a worker that its master died; this catches a death before it was set.
   if (getppid() != self.parent_ && !self.stopping_) {
@@ -145,21 +156,37 @@ void worker::on_connection(uv_stream_t* server, int status) noexcept {
     spdlog::error("accept: {}", uv_error(status));
     return;
   }
-  if (self.connections_ >= static_cast<std::size_t>(self.config_.worker_connections)) {
-    // libuv keeps this one accepted socket and stops watching the listener until uv_accept.
+  if (!self.accepting()) {
+    // libuv keeps this one accepted socket and stops watching the listener until uv_accept;
+    // the kernel queues the next ones, for this worker or another.
     entry.waiting = true;
+    uv_check_start(&self.accept_gate_, on_accept_gate);
     return;
   }
   (new connection(self))->start(server);
 }
 
+bool worker::accepting() const noexcept {
+  if (connections_ >= static_cast<std::size_t>(config_.worker_connections)) return false;
+  return !python_ || !python_->saturated();
+}
+
+void worker::on_accept_gate(uv_check_t* check) noexcept {
+  static_cast<worker*>(check->data)->accept_waiting();
+}
+
 void worker::accept_waiting() noexcept {
+  bool still_waiting = false;
   for (auto& entry : listeners_) {
     if (!entry->waiting || stopping_) continue;
-    if (connections_ >= static_cast<std::size_t>(config_.worker_connections)) return;
+    if (!accepting()) {
+      still_waiting = true;
+      continue;
+    }
     entry->waiting = false;
     (new connection(*this))->start(&entry->handle.stream);
   }
+  if (!still_waiting) uv_check_stop(&accept_gate_);
 }
 
 void worker::connection_closed() noexcept {
@@ -168,97 +195,17 @@ void worker::connection_closed() noexcept {
   finish_if_done();
 }
 
-void worker::handle(request& req, responder& out) noexcept {
+void worker::dispatch(request& req, responder& out) noexcept {
   ++requests_;
   if (slot_ != nullptr) slot_->requests.store(requests_, std::memory_order_relaxed);
-  constexpr std::string_view probe_headers =
-      "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n";
-  if (!config_.health_path.empty() && req.path == config_.health_path) {
-    out.send(200, probe_headers, {}, "ok\n");  // The loop runs: that is all liveness means.
-    return;
-  }
-  if (!config_.ready_path.empty() && req.path == config_.ready_path) {
-    if (shutting_down_) {
-      out.send(503, probe_headers, {}, "stopping\n");
-    } else {
-      out.send(200, probe_headers, {}, "ready\n");
-    }
-    return;
-  }
-  if (application_ != nullptr && !application_->empty()) {
-    auto found = application_->find(req.method, req.path, req.params);
-    if (found.function != nullptr) {
-      call_handler(*found.function, req, out);
-      return;
-    }
-    if (!found.allow.empty()) {
-      scratch_.assign("Allow: ").append(found.allow).append("\r\n");
-      out.send_status(405, scratch_);
-      return;
-    }
-  }
-  if (static_files_) {
-    static_files_->serve(req, out, uv_now(&loop_));
-  } else {
-    out.send_status(404);
-  }
+  dispatcher_->dispatch(req, out, uv_now(&loop_), !shutting_down_);
 }
 
-void worker::assign_request_id(request& req) noexcept {
-  // A client's (or a proxy's) id is kept when it is safe to echo and to log: visible ASCII.
-  auto given = req.header_value("X-Request-ID");
-  bool usable =
-      given && !given->empty() && given->size() <= 200 &&
-      std::all_of(given->begin(), given->end(), [](char c) { return c > ' ' && c < 0x7f; });
-  request_id_line_.assign("X-Request-ID: ");
-  std::size_t start = request_id_line_.size();
-  if (usable) {
-    request_id_line_.append(*given);
-  } else {
-    char id[33];
-    std::snprintf(id, sizeof id, "%016llx%016llx", static_cast<unsigned long long>(random_()),
-                  static_cast<unsigned long long>(random_()));
-    request_id_line_.append(id, 32);
-  }
-  std::size_t length = request_id_line_.size() - start;
-  request_id_line_.append("\r\n");
-  req.request_id = std::string_view(request_id_line_).substr(start, length);
-}
-
-void worker::call_handler(const handler& function, request& req, responder& out) noexcept {
-  try {
-    response answer = function(req);
-    if (answer.status < 200 || answer.status > 999) {
-      throw std::invalid_argument("status " + std::to_string(answer.status) +
-                                  " is not a final status");
-    }
-    scratch_.clear();
-    for (const auto& [name, value] : answer.headers) {
-      // kiln writes the framing itself; a handler's own would contradict it.
-      if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
-          iequals(name, "Connection") || iequals(name, "Date") || iequals(name, "Server")) {
-        continue;
-      }
-      // Handlers may fill headers directly, past set_header's checks.
-      if (!is_token(name) || !is_field_value(value)) {
-        throw std::invalid_argument("header \"" + name + "\" is not a valid header");
-      }
-      scratch_.append(name).append(": ").append(value).append("\r\n");
-    }
-    out.send(answer.status, scratch_, {}, answer.body);
-  } catch (const http_error& error) {
-    // An error status, as the name says: 1xx or 0 would leave the client without a response.
-    int status = error.status() >= 400 && error.status() <= 599 ? error.status() : 500;
-    std::string body = nlohmann::json{{"error", error.what()}}.dump();
-    out.send(status, "Content-Type: application/json\r\n", {}, body);
-  } catch (const std::exception& error) {
-    spdlog::error("{} {}: the handler failed: {}", req.method, req.path, error.what());
-    out.send_status(500);
-  } catch (...) {
-    spdlog::error("{} {}: the handler threw something that is not a std::exception", req.method,
-                  req.path);
-    out.send_status(500);
-  }
+void worker::make_request_id(char (&id)[32]) noexcept {
+  char text[33];
+  std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(random_()),
+                static_cast<unsigned long long>(random_()));
+  std::memcpy(id, text, sizeof id);
 }
 
 void worker::arm(connection& c, timeout_kind kind) noexcept {
@@ -317,6 +264,13 @@ void worker::on_signal(uv_signal_t* signal, int number) noexcept {
   auto& self = *static_cast<worker*>(signal->data);
   if (number == SIGUSR1) {
     reopen_log_files();
+  } else if (number == SIGABRT) {
+    // The master found a request the app has produced nothing for within timeout (or the
+    // loop itself silent, but then this never runs): its client gets 504, the stacks are
+    // logged, and the worker makes way for its replacement.
+    spdlog::critical("Aborting (SIGABRT from the master): stopping gracefully");
+    if (self.python_) self.python_->give_up_on_hung(monotonic_ms());
+    self.stop_gracefully();
   } else if (number == SIGTERM) {
     spdlog::info("Stopping gracefully (SIGTERM)");
     self.begin_shutdown();
@@ -402,9 +356,11 @@ void worker::finish_if_done() noexcept {
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
                               reinterpret_cast<uv_handle_t*>(&graceful_deadline_),
                               reinterpret_cast<uv_handle_t*>(&heartbeat_),
-                              reinterpret_cast<uv_handle_t*>(&shutdown_delay_)}) {
+                              reinterpret_cast<uv_handle_t*>(&shutdown_delay_),
+                              reinterpret_cast<uv_handle_t*>(&accept_gate_)}) {
     if (!uv_is_closing(handle)) uv_close(handle, nullptr);
   }
+  if (python_) python_->close();
   for (auto& signal : signals_) {
     auto* handle = reinterpret_cast<uv_handle_t*>(&signal);
     if (!uv_is_closing(handle)) uv_close(handle, nullptr);

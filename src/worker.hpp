@@ -13,12 +13,13 @@
 
 #include "access_log.hpp"
 #include "connection.hpp"
+#include "dispatcher.hpp"
 #include "http_date.hpp"
 #include "output_batch.hpp"
+#include "python/app_host.hpp"
 #include "request_parser.hpp"
 #include "scoreboard.hpp"
 #include "settings.hpp"
-#include "static_files.hpp"
 #include "timeout_queue.hpp"
 
 namespace kiln {
@@ -30,7 +31,8 @@ class worker {
  public:
   // The listening sockets are borrowed: the master owns them. The worker reports to its slot on
   // the master's scoreboard, when it has one. Throws std::system_error when a setting cannot be
-  // applied (a static root that does not exist).
+  // applied (a static root that does not exist), python::app_load_error when the Python app
+  // cannot be loaded.
   worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot = nullptr,
          const app* application = nullptr);
   ~worker();
@@ -50,7 +52,7 @@ class worker {
   // False once a shutdown has begun: what the readiness endpoint reports.
   bool ready() const noexcept { return !shutting_down_; }
   // True when handlers may want request::peer: computing it costs a system call.
-  bool wants_peer() const noexcept { return application_ != nullptr && !application_->empty(); }
+  bool wants_peer() const noexcept { return dispatcher_->wants_peer(); }
 
   // What connections share.
   uv_loop_t* loop() noexcept { return &loop_; }
@@ -65,8 +67,8 @@ class worker {
     return timeouts_[static_cast<std::size_t>(kind)];
   }
   void arm(connection& c, timeout_kind kind) noexcept;
-  // Answers a complete request.
-  void handle(request& req, responder& out) noexcept;
+  // Has a complete request answered, now or later.
+  void dispatch(request& req, responder& out) noexcept;
   void connection_opened() noexcept { ++connections_; }
 
   // The access log, or nullptr when it is off.
@@ -76,11 +78,8 @@ class worker {
     return config_.log_health_checks ||
            (req.path != config_.health_path && req.path != config_.ready_path);
   }
-  // Takes the client's X-Request-ID, or makes one, for the request being answered.
-  void assign_request_id(request& req) noexcept;
-  void clear_request_id() noexcept { request_id_line_.clear(); }
-  // "X-Request-ID: ...\r\n" for the response being written, or empty.
-  std::string_view request_id_line() const noexcept { return request_id_line_; }
+  // Writes a new random request ID: 32 hexadecimal digits.
+  void make_request_id(char (&id)[32]) noexcept;
   void connection_closed() noexcept;
 
  private:
@@ -97,7 +96,10 @@ class worker {
   static void on_signal(uv_signal_t* signal, int number) noexcept;
   static void on_graceful_deadline(uv_timer_t* timer) noexcept;
   static void on_heartbeat(uv_timer_t* timer) noexcept;
-  void call_handler(const handler& function, request& req, responder& out) noexcept;
+  static void on_accept_gate(uv_check_t* check) noexcept;
+  // True while the worker takes new connections: below worker_connections, and the Python
+  // app's threads not all busy with more waiting.
+  bool accepting() const noexcept;
   void accept_queued(listening& entry) noexcept;
   // Readiness fails from now on, and graceful_timeout starts to run.
   void start_shutdown_clock() noexcept;
@@ -115,18 +117,17 @@ class worker {
   uv_timer_t graceful_deadline_;
   uv_timer_t heartbeat_;
   uv_timer_t shutdown_delay_;
-  std::array<uv_signal_t, 4> signals_;  // TERM, INT, QUIT, USR1.
+  uv_check_t accept_gate_;  // Active while a listener waits: accepts again when there is room.
+  std::array<uv_signal_t, 5> signals_;  // TERM, INT, QUIT, USR1, ABRT.
   std::vector<std::unique_ptr<listening>> listeners_;
   std::array<timeout_queue, timeout_kind_count> timeouts_;
   std::uint64_t timer_due_ = 0;  // When timer_ fires next; 0 when it is stopped.
   std::unique_ptr<char[]> read_buffer_;
   output_batch batch_;
   http_date date_;
-  std::unique_ptr<static_files> static_files_;
-  const app* application_;
-  std::string scratch_;  // Header lines of a handler's response.
+  std::unique_ptr<python::app_host> python_;
+  std::unique_ptr<dispatcher> dispatcher_;
   std::unique_ptr<access_log> access_log_;
-  std::string request_id_line_;
   std::mt19937_64 random_;
   worker_slot* slot_;
   pid_t parent_;  // The master; when it is gone, the worker stops.

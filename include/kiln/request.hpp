@@ -29,7 +29,8 @@ struct request {
   std::string body;
   // The route's parameters, decoded: {"id", "7"} for "/api/books/{id}".
   std::vector<std::pair<std::string_view, std::string>> params;
-  std::string_view peer;  // The client's address: "127.0.0.1:50312".
+  std::string_view peer;    // The client's address: "127.0.0.1:50312"; "-" on a unix socket.
+  std::string_view server;  // Where the client connected to: "127.0.0.1:8000"; "-" likewise.
   // With the access log on: the client's X-Request-ID, or one kiln made; echoed in the response.
   std::string_view request_id;
   bool keep_alive = true;

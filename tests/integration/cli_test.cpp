@@ -172,10 +172,11 @@ TEST_CASE("bad configuration from a flag or a variable is one line and exit 2", 
   CHECK(unknown.status == exited_with(2));
   CHECK(unknown.output == "kiln: flag --keep-alive: unknown flag; did you mean '--keepalive'?\n");
 
-  auto argument = run({"serve"});
+  auto argument = run({"app:application", "serve"});
   CHECK(argument.status == exited_with(2));
   CHECK(argument.output ==
-        "kiln: argument \"serve\": kiln takes no arguments, only flags (see --help)\n");
+        "kiln: argument \"serve\": kiln takes one argument, the app, and already has "
+        "\"app:application\"\n");
 
   auto value = run({"--print-config"}, {{"KILN_WORKERS", "many"}});
   CHECK(value.status == exited_with(2));
@@ -198,7 +199,7 @@ TEST_CASE("kiln --help prints the help and exits 0", "[cli]") {
   // Help wins over a configuration that would not load.
   auto despite = run({"--help", "--workers", "0"}, {{"KILN_KEEP_ALIVE", "3"}});
   CHECK(despite.status == exited_with(0));
-  CHECK(despite.output.starts_with("Usage: kiln [-c FILE] [--SETTING VALUE ...]\n"));
+  CHECK(despite.output.starts_with("Usage: kiln [-c FILE] [--SETTING VALUE ...] [APP]\n"));
 }
 
 TEST_CASE("kiln --version prints the version and exits 0", "[cli]") {

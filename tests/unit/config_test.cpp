@@ -117,8 +117,69 @@ TEST_CASE("a bad flag is one clear message", "[config]") {
         "flag --keepalive \"soon\": keepalive must be a number of seconds, not \"soon\"");
   CHECK(error_of({"--reuse-port=maybe"}) ==
         "flag --reuse-port \"maybe\": reuse_port must be true or false, not \"maybe\"");
-  CHECK(error_of({"serve"}) ==
-        "argument \"serve\": kiln takes no arguments, only flags (see --help)");
+  CHECK(error_of({"app:application", "serve"}) ==
+        "argument \"serve\": kiln takes one argument, the app, and already has "
+        "\"app:application\"");
+  CHECK(error_of({"my-app"}) ==
+        "argument: wsgi_app \"my-app\" does not start with a module name (MODULE or "
+        "MODULE:NAME)");
+}
+
+TEST_CASE("the one argument is the WSGI app, as gunicorn's is", "[config]") {
+  auto config = load({"-w", "2", "app:application"});
+  CHECK(config.values.wsgi_app == "app:application");
+  CHECK(config.origin("wsgi_app") == "argument");
+  // The argument beats the environment, as a flag does.
+  CHECK(load({"web.wsgi"}, {{"KILN_WSGI_APP", "other:app"}}).values.wsgi_app == "web.wsgi");
+  CHECK(load({}, {{"KILN_WSGI_APP", "other:app"}}).values.wsgi_app == "other:app");
+  for (const char* spec :
+       {"app", "app:app", "pkg.module:create_app()", "app:create_app('production', debug=False)"}) {
+    INFO(spec);
+    CHECK(load({spec}).values.wsgi_app == spec);
+  }
+  CHECK(error_of({"app:"}) ==
+        "argument: wsgi_app \"\" is not a name in the module (MODULE:NAME or "
+        "MODULE:FACTORY())");
+  CHECK(error_of({"app:create_app("}) ==
+        "argument: wsgi_app \"create_app(\" is not a call: it must end with "
+        "')'");
+}
+
+TEST_CASE("worker_class takes gunicorn's classes, and sync means one thread", "[config]") {
+  CHECK(load({}).values.threads == 4);
+  CHECK(load({"-k", "sync"}).values.threads == 1);
+  // Threads given too make a sync worker a gthread one, as in gunicorn.
+  CHECK(load({"-k", "sync", "--threads", "8"}).values.threads == 8);
+  CHECK(load({"-k", "eventlet"}).values.worker_class == "eventlet");
+  CHECK(load({"-k", "gevent"}).values.threads == 4);
+  CHECK(error_of({"-k", "tornado"}) ==
+        "flag -k \"tornado\": worker_class must be one of sync, gthread, eventlet, gevent, not "
+        "\"tornado\"");
+  CHECK(load({"--preload"}).values.preload_app);
+  CHECK(load({"--preload-app"}).values.preload_app);
+}
+
+TEST_CASE("the Python app's directories and virtual environment are checked", "[config]") {
+  temporary_directory venv("kiln-venv");
+  CHECK(error_of({"--chdir", "/nonexistent/app"}) ==
+        "flag --chdir: chdir \"/nonexistent/app\" is not a directory");
+  CHECK(error_of({"--virtualenv", venv.path().c_str()}) ==
+        "flag --virtualenv: virtualenv \"" + venv.path() +
+            "\" is not a virtual environment: it has no pyvenv.cfg");
+  CHECK(error_of({}, {{"VIRTUAL_ENV", venv.path()}}) ==
+        "env VIRTUAL_ENV: virtualenv \"" + venv.path() +
+            "\" is not a virtual environment: it has no pyvenv.cfg");
+  venv.write("pyvenv.cfg",
+             "home = /usr/bin\ninclude-system-site-packages = false\n"
+             "version = 2.7.18\n");
+  CHECK(error_of({"--virtualenv", venv.path().c_str()})
+            .find("was made by Python 2.7, but kiln was built for Python 3.") != std::string::npos);
+  CHECK(load({"--pythonpath", "/a, /b"}).values.pythonpath == strings{"/a", "/b"});
+  CHECK(load({}).values.pythonpath.empty());
+  CHECK(load({}, {{"SCRIPT_NAME", "/app"}}).values.root_path == "/app");
+  CHECK(error_of({"--root-path", "app/"}) ==
+        "flag --root-path: root_path \"app/\" must start with '/' and not end with one, "
+        "as \"/app\"");
 }
 
 // The registry.
@@ -879,14 +940,15 @@ TEST_CASE("describe() shows every setting with its value and origin", "[config]"
 
 TEST_CASE("the help lists every setting with its flag, type and default", "[config]") {
   std::string text = help_text();
-  CHECK(text.starts_with("Usage: kiln [-c FILE] [--SETTING VALUE ...]\n"));
+  CHECK(text.starts_with("Usage: kiln [-c FILE] [--SETTING VALUE ...] [APP]\n"));
   CHECK(text.find("  -w, --workers (integer or \"auto\"; default auto)\n") != std::string::npos);
   CHECK(text.find("      --backlog (integer; default 2048)\n") != std::string::npos);
   CHECK(text.find("  -p, --pid (string; default none)\n") != std::string::npos);
   CHECK(text.find("\nHTTP:\n") != std::string::npos);
   for (const auto& info : setting_registry()) {
     INFO(info.name);
-    CHECK(text.find(" " + info.flag() + " (") != std::string::npos);
+    std::string alias = info.alias.empty() ? "" : ", " + std::string(info.alias);
+    CHECK(text.find(" " + info.flag() + alias + " (") != std::string::npos);
   }
   for (const auto& line : {"--check-config", "--print-config", "--version", "--help"})
     CHECK(text.find(line) != std::string::npos);

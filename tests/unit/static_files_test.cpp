@@ -71,6 +71,10 @@ class recording_responder final : public responder {
   void send_status(int status, std::string_view headers) noexcept override {
     record(status, "Content-Type: text/plain; charset=utf-8\r\n", headers, std::to_string(status));
   }
+  response_writer& defer(deferred_response&) noexcept override {
+    FAIL("static files never defer an answer");
+    std::abort();
+  }
 
  private:
   void record(int status, std::string_view headers, std::string_view more_headers,
