@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "http_syntax.hpp"
@@ -83,8 +84,11 @@ bool is_hop_by_hop(std::string_view name) noexcept {
   return false;
 }
 
-PyObject* value_error(const char* format, std::string_view detail) {
-  PyErr_Format(PyExc_ValueError, format, static_cast<int>(detail.size()), detail.data());
+// Raises ValueError with a message made in C++ (Python's own formatting has no "%.*s").
+template <typename... Arguments>
+PyObject* value_error(fmt::format_string<Arguments...> format, Arguments&&... arguments) {
+  std::string message = fmt::format(format, std::forward<Arguments>(arguments)...);
+  PyErr_SetString(PyExc_ValueError, message.c_str());
   return nullptr;
 }
 
@@ -228,7 +232,8 @@ bool wsgi_response::send_file(PyObject* file) {
   }
   auto left = static_cast<std::uint64_t>(std::max<long long>(0, status.st_size - position));
   std::uint64_t length = length_ ? std::min(*length_, left) : left;
-  if (!length_ && body_allowed()) length_ = length;
+  // HEAD gets the length GET would have.
+  if (!length_ && status_has_body(status_)) length_ = length;
   int own_fd = ::dup(fd);
   if (own_fd < 0) return false;
   outbound message{.to = &work_,
@@ -343,7 +348,7 @@ PyObject* wsgi_response::start_response(PyObject* status, PyObject* headers,
       status_line.size() >= 3 && error == std::errc{} && end == status_line.data() + 3 &&
       code >= 200 && code <= 999 &&
       (status_line.size() == 3 || (status_line[3] == ' ' && is_field_value(status_line.substr(4))));
-  if (!well_formed) return value_error("%.*s is not a final status line (\"200 OK\")", status_line);
+  if (!well_formed) return value_error("{} is not a final status line (\"200 OK\")", status_line);
 
   if (!PyList_Check(headers) && !PyTuple_Check(headers)) {
     PyErr_Format(PyExc_TypeError, "the headers must be a list of (name, value) tuples, not %.100s",
@@ -366,19 +371,19 @@ PyObject* wsgi_response::start_response(PyObject* status, PyObject* headers,
         !latin1_of(PyTuple_GET_ITEM(item, 1), "a header value", value)) {
       return nullptr;
     }
-    if (!is_token(name)) return value_error("header name %R is not a token", name);
+    if (!is_token(name)) return value_error("header name '{}' is not a token", name);
     if (!is_field_value(value)) {
-      return value_error("the value of header %.*s holds a control character (CR, LF...)", name);
+      return value_error("the value of header {} holds a control character (CR, LF...)", name);
     }
     if (is_hop_by_hop(name)) {
-      return value_error("%.*s is a hop-by-hop header, which a WSGI app must not send", name);
+      return value_error("{} is a hop-by-hop header, which a WSGI app must not send", name);
     }
     if (iequals(name, "content-length")) {
       std::uint64_t number = 0;
       auto [digits_end, bad] = std::from_chars(value.data(), value.data() + value.size(), number);
       if (value.empty() || bad != std::errc{} || digits_end != value.data() + value.size() ||
           length) {
-        return value_error("Content-Length %.*s is not one whole number", value);
+        return value_error("Content-Length {} is not one whole number", value);
       }
       length = number;
       continue;  // kiln writes it, once, with the framing.
