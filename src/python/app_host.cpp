@@ -85,7 +85,7 @@ std::uint64_t app_host::oldest_progress_ms() const noexcept {
 void app_host::give_up_on_hung(std::uint64_t now_ms) noexcept {
   auto timeout = static_cast<std::uint64_t>(config_.timeout.count());
   std::size_t hung = bridge_->give_up_on_hung(now_ms > timeout ? now_ms - timeout : 0);
-  spdlog::error("Gave up on {} request{} the app produced nothing for in {} s", hung,
+  spdlog::error("Answered 504 to {} request{} the app produced nothing for in {} s", hung,
                 hung == 1 ? "" : "s", timeout / 1000);
   dumper_->request();
 }

@@ -12,11 +12,13 @@ namespace kiln::python {
 namespace {
 
 constexpr const char* dump_source = R"(
-import sys, traceback
+import sys, threading, traceback
 
 def dump(names):
     lines = []
     for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue  # This dump's own thread.
         lines.append(f"Thread {names.get(ident, hex(ident))} (most recent call last):")
         for entry in traceback.format_stack(frame):
             lines.extend(entry.rstrip("\n").split("\n"))
