@@ -172,6 +172,25 @@ TEST_CASE("a deep link to a missing book shows Book not found", "[browser]") {
   CHECK(dom.find("Invisible Cities") == std::string::npos);
 }
 
+TEST_CASE("the SPA shows the books of the Flask example, with kiln serving its files",
+          "[browser][flask]") {
+  // The same SPA, its API in Python: kiln serves the files and hands Flask only /api/...
+  require_browser_and_dist();
+  kiln_process kiln(kiln_process::options{
+      .arguments = {"--bind", "127.0.0.1:0", "--workers", "1", "--static-root", spa_dist.string(),
+                    "--spa-fallback", "--chdir", std::string(KILN_SOURCE_DIR) + "/examples/flask",
+                    "app:app"},
+  });
+  std::string home = dump_dom(url_of(kiln, "/"));
+  INFO(home);
+  for (const char* title : seeded_titles)
+    CHECK(home.find(title) != std::string::npos);
+  std::string book = dump_dom(url_of(kiln, "/books/3"));
+  INFO(book);
+  CHECK(book.find("<h1>The Periodic Table</h1>") != std::string::npos);
+  CHECK(kiln.output().find("Error handling request") == std::string::npos);
+}
+
 TEST_CASE("the built SPA is served with the caching, fallback and encodings a browser needs",
           "[browser]") {
   require_browser_and_dist();
