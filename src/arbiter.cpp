@@ -271,6 +271,8 @@ int arbiter::run() {
       socket->keep_socket_file();
   }
   remove_pidfile();
+  // A preloaded app's atexit functions run here, as in gunicorn's master.
+  python::run_exit_functions();
   spdlog::info("Shutting down: master exits with {}", exit_code_);
   return exit_code_;
 }
