@@ -1,6 +1,5 @@
 #pragma once
 
-#include <memory>
 #include <string>
 
 #include <kiln/request.hpp>
@@ -11,15 +10,13 @@ namespace kiln {
 // reused the buffers the request's views point into: the Python app's, on another thread. One
 // copy of the head holds every view; the body is moved, not copied.
 struct owned_request {
-  owned_request() = default;
+  // Copies from's views and moves its body. Throws std::bad_alloc.
+  explicit owned_request(request& from);
   owned_request(const owned_request&) = delete;
   owned_request& operator=(const owned_request&) = delete;
 
   std::string bytes;  // The head's text, then peer, server and request ID.
   request req;        // Its views point into bytes.
 };
-
-// Copies req's views into an owned_request and moves its body there. Throws std::bad_alloc.
-std::unique_ptr<owned_request> take_request(request& req);
 
 }  // namespace kiln

@@ -64,10 +64,10 @@ void app_host::run(exchange& work) noexcept {
   }
   work.working(monotonic_ms());
   wsgi_response response(work, *bridge_);
-  py_ref environ = environ_->build(work.request());
+  py_ref environ = environ_->build(work.incoming());
   if (!environ) {
-    spdlog::error("cannot build the environ for {} {}:\n{}", work.request().req.method,
-                  work.request().req.target, formatted_exception());
+    spdlog::error("cannot build the environ for {} {}:\n{}", work.incoming().req.method,
+                  work.incoming().req.target, formatted_exception());
     bridge_->post({.to = &work, .last = true, .complete = false});
     return;
   }

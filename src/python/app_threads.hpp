@@ -44,6 +44,8 @@ class app_threads {
 
  private:
   void main(std::size_t number);
+  // The next waiting exchange, without waiting; nullptr when none waits.
+  exchange* next_waiting();
 
   work run_;
   mutable std::mutex mutex_;

@@ -7,8 +7,7 @@
 
 namespace kiln::python {
 
-exchange::exchange(std::unique_ptr<owned_request> request, bridge& owner) noexcept
-    : request_(std::move(request)), bridge_(owner) {}
+exchange::exchange(request& req, bridge& owner) : request_(req), bridge_(owner) {}
 
 exchange::~exchange() = default;
 
@@ -55,8 +54,7 @@ bridge::~bridge() {
 }
 
 exchange& bridge::open(request& req, responder& out) {
-  auto owned = take_request(req);
-  auto* made = new exchange(std::move(owned), *this);
+  auto* made = new exchange(req, *this);
   made->writer_ = &out.defer(*made);
   made->previous_ = last_;
   (last_ != nullptr ? last_->next_ : first_) = made;

@@ -31,13 +31,14 @@ class exchange final : public deferred_response {
   // How much of a streamed body may be on its way to the client before the app thread waits.
   static constexpr std::size_t max_in_flight = 256 * 1024;
 
-  exchange(std::unique_ptr<owned_request> request, bridge& owner) noexcept;
+  // Takes over req (a copy of its views, its body). Throws std::bad_alloc.
+  exchange(request& req, bridge& owner);
   exchange(const exchange&) = delete;
   exchange& operator=(const exchange&) = delete;
   ~exchange() override;
 
   // For the app thread: the request, and whether anyone still waits for the answer.
-  const owned_request& request() const noexcept { return *request_; }
+  const owned_request& incoming() const noexcept { return request_; }
   bool abandoned() const noexcept { return abandoned_.load(std::memory_order_acquire); }
   // Waits until bytes more of the body may be sent (the client has taken enough of what was
   // sent), with nothing held; false when the client is gone.
@@ -48,14 +49,14 @@ class exchange final : public deferred_response {
   void started() noexcept { started_.store(true, std::memory_order_release); }
 
   // deferred_response, for the connection, on the loop thread.
-  const kiln::request& answered_request() const noexcept override { return request_->req; }
+  const kiln::request& answered_request() const noexcept override { return request_.req; }
   void taken(std::size_t bytes) noexcept override;
   void abandon() noexcept override;
 
  private:
   friend class bridge;
 
-  std::unique_ptr<owned_request> request_;
+  owned_request request_;
   bridge& bridge_;
   response_writer* writer_ = nullptr;  // Loop thread only; null once abandoned.
   exchange* previous_ = nullptr;       // The bridge's list of live exchanges (loop thread).

@@ -34,16 +34,26 @@ wsgi_response* owner_of(PyObject* object) {
 }
 
 PyObject* start_response_call(PyObject* object, PyObject* args, PyObject* keywords) {
-  static const char* names[] = {"status", "headers", "exc_info", nullptr};
-  PyObject* status = nullptr;
-  PyObject* headers = nullptr;
-  PyObject* exc_info = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, keywords, "OO|O:start_response", const_cast<char**>(names),
-                                   &status, &headers, &exc_info)) {
+  // start_response(status, headers, exc_info=None), read by hand: it is called for every
+  // request, and the general argument parser costs more than the rest of the call.
+  Py_ssize_t count = PyTuple_GET_SIZE(args);
+  PyObject* exc_info = count == 3 ? PyTuple_GET_ITEM(args, 2) : Py_None;
+  if (keywords != nullptr && PyDict_GET_SIZE(keywords) > 0) {
+    PyObject* given = PyDict_GetItemString(keywords, "exc_info");
+    if (given == nullptr || PyDict_GET_SIZE(keywords) > 1 || count == 3) {
+      PyErr_SetString(PyExc_TypeError, "start_response takes status, headers and exc_info");
+      return nullptr;
+    }
+    exc_info = given;
+  }
+  if (count < 2 || count > 3) {
+    PyErr_SetString(PyExc_TypeError, "start_response takes status, headers and exc_info");
     return nullptr;
   }
   wsgi_response* owner = owner_of(object);
-  return owner != nullptr ? owner->start_response(status, headers, exc_info) : nullptr;
+  return owner != nullptr
+             ? owner->start_response(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1), exc_info)
+             : nullptr;
 }
 
 PyObject* start_response_write(PyObject* object, PyObject* data) {
@@ -120,10 +130,22 @@ bool bytes_of(PyObject* piece, std::string_view& out) {
   return true;
 }
 
+PyObject* close_name = nullptr;  // "close", interned.
+
+PyObject* write_name() {
+  static PyObject* name = PyUnicode_InternFromString("write");
+  return name;
+}
+
 // Calls close() on what the app returned, if it has one; a failure is logged.
 void close_result(PyObject* result, const owned_request& request) {
-  if (result == nullptr || !PyObject_HasAttrString(result, "close")) return;
-  py_ref closed = own(PyObject_CallMethod(result, "close", nullptr));
+  if (result == nullptr || PyList_CheckExact(result) || PyTuple_CheckExact(result)) return;
+  py_ref method = own(PyObject_GetAttr(result, close_name));
+  if (!method) {
+    PyErr_Clear();  // No close(): nothing to call.
+    return;
+  }
+  py_ref closed = own(PyObject_CallNoArgs(method.get()));
   if (!closed) {
     spdlog::error("{} {}: the response's close() failed:\n{}", request.req.method, request.req.path,
                   formatted_exception());
@@ -135,31 +157,56 @@ void close_result(PyObject* result, const owned_request& request) {
 bool init_wsgi_response() noexcept {
   if (start_response_type != nullptr) return true;
   start_response_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&start_response_spec));
-  return start_response_type != nullptr;
+  close_name = PyUnicode_InternFromString("close");
+  return start_response_type != nullptr && close_name != nullptr;
 }
 
+namespace {
+
+// Each app thread keeps its start_response and write objects from one request to the next when
+// nothing else holds them: two objects fewer to make per request. One the app kept is left to
+// it, and raises if it is ever called again.
+thread_local py_ref spare_start;
+thread_local py_ref spare_write;
+
+}  // namespace
+
 wsgi_response::wsgi_response(exchange& work, bridge& to) noexcept
-    : work_(work), bridge_(to), head_request_(work.request().req.method == "HEAD") {}
+    : work_(work), bridge_(to), head_request_(work.incoming().req.method == "HEAD") {}
 
 bool wsgi_response::body_allowed() const noexcept {
   return !head_request_ && status_has_body(status_);
 }
 
 void wsgi_response::run(PyObject* app, PyObject* environ) noexcept {
-  auto* callable = PyObject_New(start_response_object, start_response_type);
-  py_ref start = own(reinterpret_cast<PyObject*>(callable));
+  // Kept ones are reused only when this thread's references are their only ones (write holds
+  // one to start_response).
+  bool reusable = spare_start && spare_write && Py_REFCNT(spare_start.get()) == 2 &&
+                  Py_REFCNT(spare_write.get()) == 1;
+  if (!reusable) {
+    spare_write.reset();
+    spare_start =
+        own(reinterpret_cast<PyObject*>(PyObject_New(start_response_object, start_response_type)));
+    if (spare_start) {
+      reinterpret_cast<start_response_object*>(spare_start.get())->owner = nullptr;
+      spare_write = own(PyObject_GetAttr(spare_start.get(), write_name()));
+    }
+  }
   py_ref result;
-  if (callable != nullptr) {
+  if (spare_start && spare_write) {
+    auto* callable = reinterpret_cast<start_response_object*>(spare_start.get());
     callable->owner = this;
-    callable_ = start.get();
-    result = own(PyObject_CallFunctionObjArgs(app, environ, start.get(), nullptr));
+    writer_ = spare_write.get();
+    PyObject* arguments[] = {environ, spare_start.get()};
+    result = own(PyObject_Vectorcall(app, arguments, 2, nullptr));
   }
   if (!result || !send_result(result.get())) fail_request();
   // PEP 3333: close() whatever happened, even when the client left midway; before the last
   // message, after which the exchange is the loop's to free.
-  close_result(result.get(), work_.request());
-  if (callable != nullptr) callable->owner = nullptr;
-  callable_ = nullptr;
+  close_result(result.get(), work_.incoming());
+  if (spare_start) reinterpret_cast<start_response_object*>(spare_start.get())->owner = nullptr;
+  writer_ = nullptr;
+  result.reset();
   work_.working(0);
   bridge_.post(final_ ? std::move(*final_)
                       : outbound{.to = &work_, .last = true, .complete = false});
@@ -290,8 +337,8 @@ bool wsgi_response::send(std::string_view bytes, bool last) {
   outbound message{.to = &work_, .last = last};
   if (!head_sent_) {
     message.status = status_;
-    message.reason = reason_;
-    message.headers = headers_;
+    message.reason = std::move(reason_);
+    message.headers = std::move(headers_);
     message.length = length_;
     head_sent_ = true;
   }
@@ -301,7 +348,7 @@ bool wsgi_response::send(std::string_view bytes, bool last) {
 }
 
 void wsgi_response::fail_request() noexcept {
-  const auto& req = work_.request().req;
+  const auto& req = work_.incoming().req;
   spdlog::error("Error handling request {} {}:\n{}", req.method, req.target, formatted_exception());
   if (head_sent_) {
     // Part of the answer is out: only a cut connection tells the client it is not whole.
@@ -397,8 +444,7 @@ PyObject* wsgi_response::start_response(PyObject* status, PyObject* headers,
   reason_ = status_line.size() > 4 ? status_line.substr(4) : std::string();
   headers_ = std::move(lines);
   length_ = length;
-  if (!writer_) writer_ = own(PyObject_GetAttrString(callable_, "write"));
-  return writer_ ? share(writer_.get()).release() : nullptr;
+  return share(writer_).release();
 }
 
 PyObject* wsgi_response::write(PyObject* data) noexcept {

@@ -55,8 +55,7 @@ class wsgi_response {
   std::string reason_;
   std::string headers_;  // "Name: value\r\n" lines, latin-1.
   std::optional<std::uint64_t> length_;
-  PyObject* callable_ = nullptr;   // The start_response object, while run() runs.
-  py_ref writer_;                  // The write callable start_response returns.
+  PyObject* writer_ = nullptr;     // The write callable start_response returns, while run() runs.
   std::optional<outbound> final_;  // The last message, sent once close() has been called.
   bool head_sent_ = false;
   bool head_request_ = false;
