@@ -70,7 +70,54 @@ std::pair<std::string, std::string> signal_masks(pid_t pid) {
   return {caught, ignored};
 }
 
+// How many connections wait in the kernel's accept queue of the socket listening on port.
+int accept_queue(std::uint16_t port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  char wanted[8];
+  std::snprintf(wanted, sizeof wanted, ":%04X", port);
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues;
+    fields >> slot >> local >> remote >> state >> queues;
+    if (state == "0A" && local.ends_with(wanted)) {
+      return std::stoi(queues.substr(queues.find(':') + 1), nullptr, 16);
+    }
+  }
+  return -1;
+}
+
 }  // namespace
+
+TEST_CASE("a worker whose threads are all busy, with as many requests waiting, stops accepting",
+          "[python]") {
+  // One thread: one request runs, one waits in the worker; then new connections are left in
+  // the kernel's queue, for another worker to take (here there is none, so they wait).
+  kiln_process kiln(app_arguments("probe", {"-k", "sync"}));
+  http_client running(kiln.port());
+  http_client waiting(kiln.port());
+  REQUIRE(running.send(get("/sleep?s=4")));
+  REQUIRE(waiting.send(get("/sleep?s=0.1")));
+  std::this_thread::sleep_for(200ms);
+  // libuv holds one more accepted connection; the next stays with the kernel, and still does
+  // half a second later (a worker that accepted would have taken it at once).
+  http_client held(kiln.port());
+  http_client queued(kiln.port());
+  REQUIRE(held.send(get("/hello")));
+  REQUIRE(queued.send(get("/hello")));
+  REQUIRE(eventually([&] { return accept_queue(kiln.port()) >= 1; }));
+  std::this_thread::sleep_for(500ms);
+  CHECK(accept_queue(kiln.port()) >= 1);
+  // ... while the first request was still in the app: the worker was saturated throughout.
+  CHECK_FALSE(running.wait_for_bytes(1, 0ms));
+  // Once the app has room again, every one is answered, in its turn.
+  for (auto* client : {&running, &waiting, &held, &queued}) {
+    auto response = client->read_response(false, 30s);
+    REQUIRE(response);
+    CHECK(response->status == 200);
+  }
+  CHECK(accept_queue(kiln.port()) == 0);
+}
 
 TEST_CASE("an app that cannot be imported stops kiln with its traceback and exit code 4",
           "[python]") {
