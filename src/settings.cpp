@@ -118,7 +118,8 @@ const std::array registry = {
         .section = "Processes",
         .field = &settings::reload,
         .default_value = "false",
-        .help = "Reload, as on HUP, when the configuration file changes. For development.",
+        .help = "Reload, as on HUP, when the configuration file changes, or a .py file of the "
+                "Python app under chdir (new workers import the new code). For development.",
     },
     setting_info{
         .name = "pid",

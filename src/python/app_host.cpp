@@ -29,7 +29,8 @@ app_host::app_host(const settings& config, uv_loop_t* loop, bool multiprocess)
   }
   auto count = static_cast<std::size_t>(config.threads);
   environ_ = std::make_unique<environ_builder>(config, count > 1, multiprocess);
-  threads_ = std::make_unique<app_threads>(count, [this](exchange& work) { run(work); });
+  threads_ = std::make_unique<app_threads>(
+      count, [this](exchange& work) { run(work); }, release_thread_objects);
   dumper_ = std::make_unique<stack_dumper>(*threads_);
   // From here on the loop thread never holds the GIL.
   release_gil();

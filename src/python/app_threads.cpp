@@ -7,7 +7,8 @@
 
 namespace kiln::python {
 
-app_threads::app_threads(std::size_t count, work run) : run_(std::move(run)) {
+app_threads::app_threads(std::size_t count, work run, farewell leave)
+    : run_(std::move(run)), leave_(std::move(leave)) {
   threads_.reserve(count);
   for (std::size_t number = 1; number <= count; ++number) {
     {
@@ -65,6 +66,7 @@ void app_threads::main(std::size_t number) {
     state = PyEval_SaveThread();
   }
   PyEval_RestoreThread(state);
+  leave_();
   PyGILState_Release(gil);
   // Nothing of Python's from here on: the thread's state is gone, the GIL free.
   std::lock_guard lock(mutex_);

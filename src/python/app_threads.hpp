@@ -23,10 +23,12 @@ class app_threads {
  public:
   // What a thread does with an exchange, the GIL held.
   using work = std::function<void(exchange&)>;
+  // What a thread does as it ends, the GIL still held: letting go of the Python objects it kept.
+  using farewell = std::function<void()>;
 
   // Starts count threads; they wait for the GIL until the starting thread releases it. Throws
   // std::system_error when a thread cannot be made.
-  app_threads(std::size_t count, work run);
+  app_threads(std::size_t count, work run, farewell leave);
   ~app_threads();
   app_threads(const app_threads&) = delete;
   app_threads& operator=(const app_threads&) = delete;
@@ -48,6 +50,7 @@ class app_threads {
   exchange* next_waiting();
 
   work run_;
+  farewell leave_;
   mutable std::mutex mutex_;
   std::condition_variable jobs_ready_;
   std::condition_variable ended_;

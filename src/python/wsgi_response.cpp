@@ -171,6 +171,11 @@ thread_local py_ref spare_write;
 
 }  // namespace
 
+void release_thread_objects() noexcept {
+  spare_write.reset();
+  spare_start.reset();
+}
+
 wsgi_response::wsgi_response(exchange& work, bridge& to) noexcept
     : work_(work), bridge_(to), head_request_(work.incoming().req.method == "HEAD") {}
 
@@ -301,18 +306,34 @@ bool wsgi_response::send_file(PyObject* file) {
 bool wsgi_response::send_iterable(PyObject* iterable) {
   py_ref iterator = own(PyObject_GetIter(iterable));
   if (!iterator) return false;
-  while (py_ref piece = own(PyIter_Next(iterator.get()))) {
+  py_ref piece = own(PyIter_Next(iterator.get()));
+  while (piece) {
     std::string_view bytes;
     if (!bytes_of(piece.get(), bytes)) return false;
+    py_ref next;
     // PEP 3333: the head waits for the first piece that is not empty (an app may still call
     // start_response with exc_info until then).
-    if (bytes.empty() && !head_sent_) continue;
+    if (bytes.empty() && !head_sent_) {
+      piece = own(PyIter_Next(iterator.get()));
+      continue;
+    }
     if (status_ == 0) {
       PyErr_SetString(PyExc_RuntimeError, "the app sent a body before calling start_response");
       return false;
     }
     work_.working(monotonic_ms());
+    // A first piece as long as the app's Content-Length is the whole body (werkzeug's and
+    // Django's answers come so): with the end confirmed, head and body leave as one message.
+    if (!head_sent_ && length_ && bytes.size() >= *length_) {
+      next = own(PyIter_Next(iterator.get()));
+      if (!next) {
+        if (PyErr_Occurred()) return false;
+        send(bytes, true);
+        return true;
+      }
+    }
     if (!send(bytes, false)) return true;  // The client is gone: nothing more to do.
+    piece = next ? std::move(next) : own(PyIter_Next(iterator.get()));
   }
   if (PyErr_Occurred()) return false;
   if (status_ == 0) {

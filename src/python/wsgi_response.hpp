@@ -65,4 +65,8 @@ class wsgi_response {
 // exception set.
 bool init_wsgi_response() noexcept;
 
+// An app thread that ends lets go of the objects it kept from one request to the next; the GIL
+// must be held.
+void release_thread_objects() noexcept;
+
 }  // namespace kiln::python

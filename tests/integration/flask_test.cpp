@@ -111,6 +111,8 @@ TEST_CASE("entrypoint.sh web runs the team's app named by KILN_WSGI_APP", "[flas
   CHECK(kiln.wait() == exited_with(0));
   load.stop();
   CHECK(kiln.output().find("Error handling request") == std::string::npos);
+  CHECK(kiln.output().find("Fatal Python error") == std::string::npos);
+  CHECK(kiln.count_in_output("): exit code 0\n") == 2);  // Both workers.
 }
 
 TEST_CASE("kiln's Flask example: the books API and /api/data", "[flask]") {

@@ -260,6 +260,10 @@ TEST_CASE("TERM lets a request in the app finish within graceful_timeout", "[pyt
   CHECK(response->body == "slept\n");
   CHECK(response->header("Connection") == "close");
   CHECK(kiln.wait() == exited_with(0));
+  // The worker ended cleanly too: its threads let go of Python before leaving it.
+  CHECK(kiln.output().find("Fatal Python error") == std::string::npos);
+  CHECK(kiln.count_in_output("Worker exited (pid: ") == 1);
+  CHECK(kiln.output().find("): exit code 0\n") != std::string::npos);
 }
 
 TEST_CASE("HUP starts workers that import the app afresh", "[python]") {

@@ -1,6 +1,7 @@
 // PEP 3333 through the real server: tests/fixtures/wsgi/probe.py, whose routes run under
 // wsgiref.validate (any violation by either side is an AssertionError and a 500), served by
 // kiln's embedded Python, talked to over raw TCP.
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 
@@ -9,6 +10,7 @@
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
 #include "support/load_generator.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -440,6 +442,31 @@ TEST_CASE("a slow reader of a whole answer holds no thread", "[wsgi]") {
   auto whole = reader.read_response();
   REQUIRE(whole);
   CHECK(whole->body == std::string(8388608, 'y'));
+}
+
+TEST_CASE("the access log has the app's answers, and the request ID reaches the app", "[wsgi]") {
+  temporary_directory directory("kiln-wsgi-access");
+  std::string log = directory / "access.log";
+  kiln_process kiln(probe({"--access-log", log, "--access-log-format", "%(r)s %(s)s %(b)s %(i)s"}));
+  http_client client(kiln.port());
+  auto hello = ask(client, get("/hello", "X-Request-ID: from-the-client\r\n"));
+  CHECK(hello.header("X-Request-ID") == "from-the-client");
+  auto streamed = ask(client, get("/generator?n=2&size=5"));
+  CHECK(streamed.header("X-Request-ID").has_value());
+  auto environ = nlohmann::json::parse(ask(client, get("/environ", "X-Request-ID: r2\r\n")).body);
+  CHECK(environ["HTTP_X_REQUEST_ID"] == "r2");
+  std::vector<std::string> lines;
+  REQUIRE(eventually([&] {
+    std::ifstream file(log);
+    lines.clear();
+    for (std::string line; std::getline(file, line);)
+      lines.push_back(line);
+    return lines.size() == 3;
+  }));
+  CHECK(lines[0] == "GET /hello HTTP/1.1 200 14 from-the-client");
+  CHECK(lines[1].starts_with("GET /generator?n=2&size=5 HTTP/1.1 200 10 "));
+  CHECK(lines[2].starts_with("GET /environ HTTP/1.1 200 "));
+  CHECK(lines[2].ends_with(" r2"));
 }
 
 }  // namespace kiln::test
