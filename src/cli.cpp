@@ -16,6 +16,7 @@
 #include "config.hpp"
 #include "log.hpp"
 #include "process_title.hpp"
+#include "python/interpreter.hpp"
 
 namespace kiln {
 namespace {
@@ -51,8 +52,25 @@ int run_command_line(int argc, const char* const* argv, const app& application) 
       return 0;
     }
     if (line.check_config) {
-      std::printf("kiln: the configuration is valid%s\n",
-                  config.file.empty() ? "" : fmt::format(" ({})", config.file).c_str());
+      // As gunicorn's --check-config does, the app is loaded too: a deploy can find out now.
+      if (!config.values.wsgi_app.empty()) {
+        try {
+          if (!config.values.chdir.empty() && ::chdir(config.values.chdir.c_str()) != 0) {
+            throw python::app_load_error("chdir to " + config.values.chdir + ": " +
+                                         errno_text(errno));
+          }
+          python::start_interpreter(config.values);
+          python::load_app(config.values);
+        } catch (const python::app_load_error& error) {
+          std::fprintf(stderr, "kiln: %s\n", error.what());
+          return python::app_load_failed;
+        }
+      }
+      std::printf("kiln: the configuration is valid%s%s\n",
+                  config.file.empty() ? "" : fmt::format(" ({})", config.file).c_str(),
+                  config.values.wsgi_app.empty()
+                      ? ""
+                      : fmt::format(", and the app {} loads", config.values.wsgi_app).c_str());
       return 0;
     }
     init_logging(config.values.log_level, config.values.error_log, config.values.log_color);

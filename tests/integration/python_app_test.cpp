@@ -158,6 +158,19 @@ TEST_CASE("an app that cannot be imported stops kiln with its traceback and exit
   }
 }
 
+TEST_CASE("kiln --check-config loads the app too, as gunicorn's does", "[python]") {
+  auto good = failing({"--check-config", "--chdir", wsgi_fixtures, "factory:create_app()"});
+  CHECK(good.wait() == exited_with(0));
+  CHECK(good.output() ==
+        "kiln: the configuration is valid, and the app factory:create_app() loads\n");
+  auto bad = failing({"--check-config", "--chdir", wsgi_fixtures, "broken_import"});
+  CHECK(bad.wait() == exited_with(4));
+  CHECK(bad.output().starts_with("kiln: Failed to load the app broken_import:\nTraceback"));
+  CHECK(
+      bad.output().find("ModuleNotFoundError: No module named 'a_module_that_is_not_installed'") !=
+      std::string::npos);
+}
+
 TEST_CASE("gunicorn's ways of naming the app: module, module:name, module:factory(args)",
           "[python]") {
   {
