@@ -24,6 +24,7 @@
 
 #include "log.hpp"
 #include "process_title.hpp"
+#include "python/hooks.hpp"
 #include "python/interpreter.hpp"
 #include "worker.hpp"
 
@@ -218,6 +219,14 @@ arbiter::~arbiter() {
 
 int arbiter::run() {
   set_process_title("kiln: master");
+  for (const auto& warning : config_.warnings)
+    spdlog::warn("{}", warning);
+  // gunicorn's on_starting: before anything is bound. A hook that fails stops kiln, as the
+  // team's deployment would not be what it expects.
+  if (!python::on_starting(config_.values, target_)) {
+    spdlog::critical("The on_starting hook failed: stopping kiln");
+    return 1;
+  }
   raise_open_file_limit(config_.values.worker_connections);
   // Room for every worker the settings allow, twice over: during a reload or a retirement old
   // and new workers overlap.
@@ -252,6 +261,11 @@ int arbiter::run() {
     remove_pidfile();
     return exit_code_;
   }
+  if (!python::when_ready(target_)) {
+    spdlog::critical("The when_ready hook failed: stopping kiln");
+    remove_pidfile();
+    return 1;
+  }
   manage_workers();
   while (state_ != state::stopped) {
     wait_for_signals();
@@ -271,6 +285,7 @@ int arbiter::run() {
       socket->keep_socket_file();
   }
   remove_pidfile();
+  python::on_exit();
   // A preloaded app's atexit functions run here, as in gunicorn's master.
   python::run_exit_functions();
   spdlog::info("Shutting down: master exits with {}", exit_code_);
@@ -322,11 +337,17 @@ void arbiter::handle_signal(int number) {
       break;
     case SIGTTIN:
       // The scoreboard has room for twice the most workers a setting allows: for overlaps.
-      if (target_ < 1024) ++target_;
+      if (target_ < 1024) {
+        ++target_;
+        python::nworkers_changed(target_, target_ - 1);
+      }
       spdlog::info("Number of workers: {}", target_);
       break;
     case SIGTTOU:
-      if (target_ > 1) --target_;
+      if (target_ > 1) {
+        --target_;
+        python::nworkers_changed(target_, target_ + 1);
+      }
       spdlog::info("Number of workers: {}", target_);
       break;
     case SIGUSR1:
@@ -423,10 +444,17 @@ void arbiter::spawn_worker() {
   // handler, which would queue the signal for the master.
   signal_blocker blocked;
   // With the app preloaded, CPython's fork hooks run around the fork (os.register_at_fork).
+  python::pre_fork(number);
   python::before_fork();
   pid_t pid = fork();
   if (pid == 0) {
     python::after_fork_in_child();
+    // raw_env (gunicorn's -e): the app's own variables, set before it is imported.
+    for (const auto& pair : config_.values.raw_env) {
+      auto equals = pair.find('=');
+      python::set_environment_variable(pair.substr(0, equals), pair.substr(equals + 1));
+    }
+    python::post_fork(number);
     run_worker(*slot, number, fds, blocked.previous());
   }
   python::after_fork_in_parent();
@@ -507,6 +535,7 @@ void arbiter::reap_workers() {
     if (found == workers_.end()) continue;  // As PID 1, the master reaps orphans too.
     worker_process process = *found;
     workers_.erase(found);
+    python::child_exit(process.number, pid);
     bool expected = process.stop_sent_ms != 0 || process.abort_sent_ms != 0;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
     if (code == worker_boot_failed || code == python::app_load_failed) {
@@ -708,7 +737,7 @@ std::vector<std::shared_ptr<listener>> arbiter::sockets_for(const configuration&
 
 void arbiter::reload() {
   if (state_ != state::running) return;
-  if (python::interpreter_started()) {
+  if (python::loaded_app() != nullptr) {
     spdlog::warn(
         "preload_app: the new workers run the app the master imported at start; "
         "restart kiln to run new code");
@@ -726,8 +755,13 @@ void arbiter::reload() {
   rollback_ = rollback{std::move(config_), listeners_, generation_};
   listeners_ = std::move(sockets);
   config_ = std::move(fresh);
+  for (const auto& warning : config_.warnings)
+    spdlog::warn("{}", warning);
   set_log_level(config_.values.log_level);
+  python::on_reload();
+  std::size_t before = target_;
   target_ = static_cast<std::size_t>(config_.values.workers);
+  if (target_ != before) python::nworkers_changed(target_, before);
   generation_ = ++last_generation_;
   spdlog::info("Reloaded the configuration: starting {} new workers", target_);
 }
@@ -861,6 +895,7 @@ void arbiter::reexec() {
   argv.push_back(nullptr);
   const char* binary = executable_.c_str();
 
+  python::pre_exec();
   // Moved first, so that the new master can write its own pidfile without a race.
   if (!pidfile_.empty()) std::rename(pidfile_.c_str(), (pidfile_ + ".oldbin").c_str());
   signal_blocker blocked;

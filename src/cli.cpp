@@ -47,6 +47,10 @@ int run_command_line(int argc, const char* const* argv, const app& application) 
       return 0;
     }
     auto config = load_configuration(line, process_environment());
+    if (line.print_config || line.check_config) {
+      for (const auto& warning : config.warnings)
+        std::fprintf(stderr, "kiln: warning: %s\n", warning.c_str());
+    }
     if (line.print_config) {
       std::fputs(describe(config).c_str(), stdout);
       return 0;

@@ -13,15 +13,20 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include "access_log.hpp"
+#include "address_range.hpp"
 #include "cpu_quota.hpp"
+#include "gunicorn.hpp"
+#include "http_syntax.hpp"
 #include "listener.hpp"
 #include "python/app_spec.hpp"
 #include "python/build_info.hpp"
+#include "python/config_module.hpp"
 
 extern char** environ;
 
@@ -38,6 +43,7 @@ constexpr conventional_variable conventional_variables[] = {
     {"HTTP_SERVE_TIMEOUT_SECONDS", "timeout"},
     {"VIRTUAL_ENV", "virtualenv"},
     {"SCRIPT_NAME", "root_path"},
+    {"FORWARDED_ALLOW_IPS", "forwarded_allow_ips"},
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -363,7 +369,8 @@ void read_toml_file(configuration& config, const environment& env) {
   }
 }
 
-void read_environment(configuration& config, const environment& env, const command_line& line) {
+// bind_flag: a flag or GUNICORN_CMD_ARGS gives bind, later.
+void read_environment(configuration& config, const environment& env, bool bind_flag) {
   const auto registry = setting_registry();
   auto set = [&](const setting_info& info, std::string_view variable, std::string_view text) {
     std::string where = fmt::format("environment {}=\"{}\"", variable, text);
@@ -391,11 +398,7 @@ void read_environment(configuration& config, const environment& env, const comma
   }
   // PORT is what platforms set to say where to listen; it counts only when nothing else did,
   // so a --bind flag, applied later, must also keep a PORT it overrides from being checked.
-  const setting_info* bind = find_setting("bind");
-  std::size_t bind_index = static_cast<std::size_t>(bind - registry.data());
-  bool bind_flag =
-      std::any_of(line.values.begin(), line.values.end(),
-                  [&](const command_line::value& value) { return value.setting == bind; });
+  std::size_t bind_index = static_cast<std::size_t>(find_setting("bind") - registry.data());
   if (auto port = env.find("PORT");
       port != env.end() && config.origins[bind_index] == "default" && !bind_flag) {
     std::string where = fmt::format("environment PORT=\"{}\"", port->second);
@@ -417,6 +420,92 @@ std::optional<std::uint32_t> numeric_id(std::string_view text) {
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
   if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return id;
+}
+
+// "; did you mean 'workers'?" for a name in a Python config file, close to a setting's kiln or
+// gunicorn name, or to a gunicorn setting kiln does without.
+std::string python_suggestion(std::string_view name) {
+  std::string_view best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  auto consider = [&](std::string_view candidate) {
+    std::size_t distance = edit_distance(name, candidate);
+    if (distance <= std::max<std::size_t>(2, candidate.size() / 3) && distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  };
+  for (const auto& info : setting_registry()) {
+    consider(info.name);
+    if (!info.gunicorn.empty()) consider(info.gunicorn);
+  }
+  for (const auto& only : gunicorn_only_settings())
+    consider(only.name);
+  for (std::string_view hook : gunicorn_hooks())
+    consider(hook);
+  return best.empty() ? std::string{} : fmt::format("; did you mean '{}'?", best);
+}
+
+// A Python config file, gunicorn's kind: its globals that are settings (by kiln's name or
+// gunicorn's) set them; gunicorn settings kiln does without are warned of; hooks are kept by
+// the interpreter; imports, functions, classes, CONSTANTS and _helpers are left alone. Any
+// other name is a mistake, said with the setting it is closest to.
+void read_python_file(configuration& config, const settings& boot) {
+  std::vector<python::config_global> globals;
+  try {
+    globals = python::run_config_module(config.file, boot);
+  } catch (const python::config_module_error& error) {
+    std::string_view message = error.what();
+    auto separator = message.find(": ", message.find(':') + 1);
+    fail(message.substr(0, separator), message.substr(separator + 2));
+  }
+  const auto registry = setting_registry();
+  using kind = python::config_global::kind;
+  for (const auto& global : globals) {
+    std::string where = fmt::format("{}:{}", config.file, global.line);
+    const setting_info* info = find_setting(global.name);
+    if (info == nullptr) info = find_gunicorn_setting(global.name);
+    if (info != nullptr) {
+      bool list_setting = std::holds_alternative<std::vector<std::string> settings::*>(info->field);
+      if (global.what == kind::list) {
+        if (list_setting) {
+          auto& items = config.values.*std::get<std::vector<std::string> settings::*>(info->field);
+          items.clear();
+          for (const auto& item : global.items) {
+            if (trim(item).empty()) fail(where, fmt::format("{} has an empty item", info->name));
+            items.emplace_back(trim(item));
+          }
+        } else if (global.items.size() == 1) {
+          assign_text(config.values, *info, global.items.front(), where);
+        } else {
+          fail(where, fmt::format("{} must be {}, not a list", global.name, expected(*info)));
+        }
+      } else if (global.what == kind::value) {
+        assign_text(config.values, *info, global.text, where);
+      } else {
+        fail(where, fmt::format("{} must be {}, not a function or an object", global.name,
+                                expected(*info)));
+      }
+      config.origins[static_cast<std::size_t>(info - registry.data())] = where;
+      continue;
+    }
+    if (is_gunicorn_hook(global.name)) {
+      if (global.what != kind::callable) {
+        fail(where, fmt::format("{} is a server hook: it must be a function", global.name));
+      }
+      continue;
+    }
+    if (auto only = find_gunicorn_only_setting(global.name)) {
+      config.warnings.push_back(
+          fmt::format("{}: gunicorn's {} setting has no equivalent in kiln, and is ignored: {}",
+                      where, global.name, only->advice));
+      continue;
+    }
+    bool constant = std::none_of(global.name.begin(), global.name.end(),
+                                 [](char c) { return c >= 'a' && c <= 'z'; });
+    if (global.what == kind::callable || global.what == kind::other || constant) continue;
+    fail(where, fmt::format("'{}' is not a setting{} (name a helper _like_this or LIKE_THIS)",
+                            global.name, python_suggestion(global.name)));
+  }
 }
 
 // Checks what the registry's types cannot: that addresses parse, directories exist, and users
@@ -471,6 +560,31 @@ void validate(const configuration& config) {
       python::parse_app_spec(config.values.wsgi_app);
     } catch (const std::invalid_argument& error) {
       fail(config.origin("wsgi_app"), fmt::format("wsgi_app {}", error.what()));
+    }
+  }
+  for (const auto& pair : config.values.raw_env) {
+    if (pair.find('=') == std::string::npos || pair.starts_with('=')) {
+      fail(config.origin("raw_env"), fmt::format("raw_env \"{}\" is not KEY=VALUE", pair));
+    }
+  }
+  for (const char* name : {"forwarded_allow_ips", "proxy_allow_ips"}) {
+    const auto& list = name == std::string_view("forwarded_allow_ips")
+                           ? config.values.forwarded_allow_ips
+                           : config.values.proxy_allow_ips;
+    for (const auto& entry : list) {
+      if (!address_range::parse(entry)) {
+        fail(config.origin(name),
+             fmt::format("{} \"{}\" is not an address, a CIDR range (10.0.0.0/8) or *", name,
+                         entry));
+      }
+    }
+  }
+  for (const auto& line : config.values.secure_scheme_headers) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos || !is_token(trim(std::string_view(line).substr(0, colon))) ||
+        trim(std::string_view(line).substr(colon + 1)).empty()) {
+      fail(config.origin("secure_scheme_headers"),
+           fmt::format("secure_scheme_headers \"{}\" is not \"Header: value\"", line));
     }
   }
   const auto& root_path = config.values.root_path;
@@ -557,9 +671,7 @@ command_line parse_command_line(std::span<const char* const> arguments) {
       const setting_info* found = nullptr;
       bool negated = false;
       for (const auto& info : setting_registry()) {
-        if (name == info.flag() || (!info.alias.empty() && name == info.alias) ||
-            (info.short_flag != 0 && name.size() == 2 && name[0] == '-' &&
-             name[1] == info.short_flag)) {
+        if (info.has_flag(name)) {
           found = &info;
         } else if (std::holds_alternative<bool settings::*>(info.field) &&
                    name == "--no-" + info.flag().substr(2)) {
@@ -605,28 +717,57 @@ std::string_view configuration::origin(std::string_view setting_name) const {
   return {};
 }
 
-configuration load_configuration(const command_line& line, const environment& env) {
+namespace {
+
+// Splits text into words as a POSIX shell does (and Python's shlex, which gunicorn reads
+// GUNICORN_CMD_ARGS with): blanks separate, quotes group, a backslash escapes.
+std::vector<std::string> shell_words(std::string_view text, std::string_view where) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::exchange(word, {}));
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\\' && i + 1 < text.size()) {
+      word.push_back(text[++i]);
+    } else if (c == '\'') {
+      auto close = text.find('\'', i + 1);
+      if (close == std::string_view::npos) fail(where, "a quote (') is not closed");
+      word.append(text.substr(i + 1, close - i - 1));
+      i = close;
+    } else if (c == '"') {
+      std::size_t j = i + 1;
+      for (; j < text.size() && text[j] != '"'; ++j) {
+        if (text[j] == '\\' && j + 1 < text.size() && std::strchr("\"\\$`", text[j + 1])) ++j;
+        word.push_back(text[j]);
+      }
+      if (j >= text.size()) fail(where, "a quote (\") is not closed");
+      i = j;
+    } else {
+      word.push_back(c);
+    }
+  }
+  if (in_word) words.push_back(word);
+  return words;
+}
+
+// Applies command-line values over what config holds; source says where they came from in
+// origins ("flag", "GUNICORN_CMD_ARGS"). A repeated list flag (--bind a --bind b) adds to the
+// list it started afresh.
+void apply_values(configuration& config, const std::vector<command_line::value>& values,
+                  std::string_view source) {
   const auto registry = setting_registry();
-  configuration config;
-  config.origins.assign(registry.size(), "default");
-  for (const auto& info : registry) {
-    assign_text(config.values, info, info.default_value, "default");
-  }
-
-  config.file = line.config_file;
-  if (config.file.empty()) {
-    if (auto found = env.find("KILN_CONFIG"); found != env.end()) config.file = found->second;
-  }
-  if (!config.file.empty()) read_toml_file(config, env);
-  read_environment(config, env, line);
-
-  // A repeated list flag (--bind a --bind b) adds to the list it started afresh.
   std::vector<bool> seen(registry.size(), false);
-  for (const auto& value : line.values) {
+  for (const auto& value : values) {
     auto index = static_cast<std::size_t>(value.setting - registry.data());
     bool argument = value.flag.empty();
     std::string where = argument ? fmt::format("argument \"{}\"", value.text)
-                                 : fmt::format("flag {} \"{}\"", value.flag, value.text);
+                                 : fmt::format("{} {} \"{}\"", source, value.flag, value.text);
     auto* list = std::get_if<std::vector<std::string> settings::*>(&value.setting->field);
     if (list != nullptr && seen[index]) {
       settings more;
@@ -637,8 +778,61 @@ configuration load_configuration(const command_line& line, const environment& en
       assign_text(config.values, *value.setting, value.text, where);
     }
     seen[index] = true;
-    config.origins[index] = argument ? std::string("argument") : fmt::format("flag {}", value.flag);
+    config.origins[index] =
+        argument ? std::string("argument") : fmt::format("{} {}", source, value.flag);
   }
+}
+
+}  // namespace
+
+configuration load_configuration(const command_line& line, const environment& env) {
+  const auto registry = setting_registry();
+  configuration config;
+  config.origins.assign(registry.size(), "default");
+  for (const auto& info : registry) {
+    assign_text(config.values, info, info.default_value, "default");
+  }
+  // gunicorn's GUNICORN_CMD_ARGS: flags as a variable, between the environment and the command
+  // line (gunicorn puts it between its config file and its command line).
+  command_line from_variable;
+  if (auto found = env.find("GUNICORN_CMD_ARGS"); found != env.end()) {
+    std::string where = fmt::format("environment GUNICORN_CMD_ARGS=\"{}\"", found->second);
+    auto words = shell_words(found->second, where);
+    std::vector<const char*> arguments;
+    for (const auto& word : words)
+      arguments.push_back(word.c_str());
+    from_variable = parse_command_line(arguments);
+    if (from_variable.help || from_variable.version || from_variable.settings_markdown ||
+        from_variable.check_config || from_variable.print_config) {
+      fail(where, "holds an action (--help, --check-config...); it takes settings only");
+    }
+  }
+
+  config.file = line.config_file;
+  if (config.file.empty()) config.file = from_variable.config_file;
+  if (config.file.empty()) {
+    if (auto found = env.find("KILN_CONFIG"); found != env.end()) config.file = found->second;
+  }
+  auto gives_bind = [](const command_line& given) {
+    return std::any_of(given.values.begin(), given.values.end(),
+                       [](const auto& value) { return value.setting->name == "bind"; });
+  };
+  bool bind_flag = gives_bind(line) || gives_bind(from_variable);
+  auto apply_above_the_file = [&](configuration& onto) {
+    read_environment(onto, env, bind_flag);
+    apply_values(onto, from_variable.values, "GUNICORN_CMD_ARGS");
+    apply_values(onto, line.values, "flag");
+  };
+  if (config.file.ends_with(".py")) {
+    // Python runs the file: it starts with what the environment and the flags say of its
+    // virtual environment and paths, as gunicorn's interpreter does.
+    configuration boot = config;
+    apply_above_the_file(boot);
+    read_python_file(config, boot.values);
+  } else if (!config.file.empty()) {
+    read_toml_file(config, env);
+  }
+  apply_above_the_file(config);
   // gunicorn's sync worker runs one request at a time; with threads given too, it is gthread.
   if (config.values.worker_class == "sync" && config.origin("threads") == "default") {
     config.values.threads = 1;
@@ -818,9 +1012,7 @@ std::string help_text() {
       text += fmt::format("\n{}:\n", info.section);
       section = info.section;
     }
-    std::string flag = info.short_flag ? fmt::format("-{}, {}", info.short_flag, info.flag())
-                                       : fmt::format("    {}", info.flag());
-    if (!info.alias.empty()) flag += fmt::format(", {}", info.alias);
+    std::string flag = (info.short_flag ? "" : "    ") + info.flags_text();
     std::string line = fmt::format("  {} ({}; default {})", flag, info.type_name(),
                                    info.default_value.empty() ? "none" : info.default_value);
     if (line.size() > 96) {
@@ -839,9 +1031,7 @@ std::string settings_markdown() {
       "| Setting (TOML key) | Environment | Flag | Type | Default | Meaning |\n"
       "|---|---|---|---|---|---|\n";
   for (const auto& info : setting_registry()) {
-    std::string flag = info.short_flag ? fmt::format("`-{}`, `{}`", info.short_flag, info.flag())
-                                       : fmt::format("`{}`", info.flag());
-    if (!info.alias.empty()) flag += fmt::format(", `{}`", info.alias);
+    std::string flag = info.flags_text("`");
     std::string help(info.help);
     std::string type = info.type_name();
     std::replace(type.begin(), type.end(), '|', '/');

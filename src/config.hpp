@@ -45,13 +45,17 @@ command_line parse_command_line(std::span<const char* const> arguments);
 struct configuration {
   settings values;
   std::vector<std::string> origins;  // By registry index: "default", "kiln.toml:7", "env PORT"...
-  std::string file;                  // The TOML file read, if any.
+  std::string file;                  // The configuration file read, if any: TOML, or Python.
+  // What the configuration holds that kiln leaves aside (gunicorn settings it does without),
+  // for the master to say once logging is set up.
+  std::vector<std::string> warnings;
 
   std::string_view origin(std::string_view setting_name) const;
 };
 
-// Applies the sources in order of precedence: defaults, the TOML file (command-line -c, or
-// KILN_CONFIG), the environment, the command line. Throws config_error.
+// Applies the sources in order of precedence: defaults, the configuration file (-c, or
+// KILN_CONFIG: TOML, or Python as gunicorn's config files are), the environment,
+// GUNICORN_CMD_ARGS, the command line. Throws config_error.
 configuration load_configuration(const command_line& line, const environment& env);
 
 // Expands ${VAR}, ${VAR:-default} and ${VAR:?message} in text; "$$" is a literal "$".

@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "forwarded.hpp"
 #include "log.hpp"
+#include "proxy_header.hpp"
 #include "worker.hpp"
 
 namespace kiln {
@@ -130,6 +132,20 @@ bool connection::start(int fd, bool unix_socket) noexcept {
 }
 
 void connection::begin() noexcept {
+  if (worker_.expects_proxy_header()) {
+    // Only a trusted load balancer may say who the client is (a unix socket's peer is local).
+    std::string_view host = host_of(peer());
+    if (peer() != "-" && !worker_.proxy_trusted().trusts(host)) {
+      spdlog::debug("a connection from {}, which proxy_allow_ips does not trust: closed", host);
+      close();
+      return;
+    }
+    proxy_bytes_.reset(new (std::nothrow) std::string());
+    if (!proxy_bytes_) {
+      close();
+      return;
+    }
+  }
   // A new connection gets header_timeout for its first request, not keepalive: a client that
   // connects and sends nothing is a slow client.
   worker_.arm(*this, timeout_kind::header);
@@ -216,9 +232,35 @@ void connection::received(const char* data, std::size_t size) noexcept {
     case phase::closed:
       return;
   }
+  if (proxy_bytes_ && !take_proxy_header(data, size)) {
+    start_reading();  // For the rest of the header, or the request after it.
+    return;
+  }
   if (!reader_.inside_request() && worker_.access() != nullptr) request_started_ns_ = uv_hrtime();
   parsed(reader_.parse(data, size));
   flush();
+}
+
+bool connection::take_proxy_header(const char*& data, std::size_t& size) noexcept {
+  std::size_t before = proxy_bytes_->size();
+  std::size_t taken = std::min(size, max_proxy_header - before);
+  proxy_bytes_->append(data, taken);
+  auto header = parse_proxy_header(*proxy_bytes_);
+  if (header.state == proxy_header::status::need_more && proxy_bytes_->size() < max_proxy_header) {
+    return false;
+  }
+  if (header.state != proxy_header::status::complete) {
+    spdlog::debug("a connection without a valid PROXY header: closed");
+    close();
+    return false;
+  }
+  // The client the load balancer stands for; its own connection (a health check) says none.
+  if (!header.source.empty()) peer_ = std::move(header.source);
+  proxy_bytes_.reset();
+  std::size_t used = header.consumed - before;
+  data += used;
+  size -= used;
+  return size > 0;
 }
 
 void connection::parsed(request_parser::status state) noexcept {
@@ -252,6 +294,10 @@ bool connection::on_request_complete(request& req) noexcept {
   if (worker_.access() != nullptr || worker_.wants_peer()) {
     req.peer = peer();
     req.server = server();
+    if (!worker_.forwarded().resolve(req)) {
+      reject(400, "secure_scheme_headers that contradict each other");
+      return false;
+    }
   }
   if (worker_.access() != nullptr) assign_request_id(req);
   worker_.dispatch(req, *this);
@@ -793,7 +839,7 @@ void connection::log_request(const request& req) noexcept {
   std::uint64_t now = uv_hrtime();
   if (worker_.logs(req)) {
     log->write({.req = req,
-                .peer = req.peer,
+                .peer = req.client,
                 .request_id = req.request_id,
                 .status = response_status_,
                 .bytes = response_bytes_,

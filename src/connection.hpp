@@ -97,6 +97,9 @@ class connection final : public timeout_link,
   // Reads and answers what the socket holds now, without waiting; true when it held nothing.
   bool read_available() noexcept;
   void received(const char* data, std::size_t size) noexcept;
+  // With proxy_protocol: takes the PROXY header from the bytes first received, and leaves the
+  // rest for the reader; false when the rest must wait (or the connection closed).
+  bool take_proxy_header(const char*& data, std::size_t& size) noexcept;
   // Rejects the request when parsing failed.
   void parsed(request_parser::status state) noexcept;
 
@@ -158,8 +161,9 @@ class connection final : public timeout_link,
   stream_handle handle_;
   request_reader reader_;
   std::unique_ptr<uv_shutdown_t> shutdown_;
-  std::unique_ptr<file_stream> file_;      // A response body being sent from a file.
-  deferred_response* deferred_ = nullptr;  // Work whose answer is awaited.
+  std::unique_ptr<file_stream> file_;         // A response body being sent from a file.
+  std::unique_ptr<std::string> proxy_bytes_;  // While a PROXY header is awaited: what came.
+  deferred_response* deferred_ = nullptr;     // Work whose answer is awaited.
   std::string peer_;
   std::string server_;
   std::string request_id_line_;  // "X-Request-ID: ...\r\n" for the response being written.

@@ -16,6 +16,7 @@ owned_request::owned_request(request& from) {
     visit(to.peer, from.peer);
     visit(to.server, from.server);
     visit(to.request_id, from.request_id);
+    visit(to.client, from.client);
     for (std::size_t i = 0; i < from.headers.size(); ++i) {
       visit(to.headers[i].name, from.headers[i].name);
       visit(to.headers[i].value, from.headers[i].value);
@@ -29,6 +30,7 @@ owned_request::owned_request(request& from) {
     bytes.append(view);
     copy = std::string_view(bytes).substr(at, view.size());
   });
+  to.scheme = from.scheme;  // A literal: "http" or "https".
   to.version_major = from.version_major;
   to.version_minor = from.version_minor;
   to.keep_alive = from.keep_alive;

@@ -19,6 +19,7 @@ const std::array registry = {
                 "0.0.0.0:$PORT when nothing else does.",
         .minimum = 1,
         .short_flag = 'b',
+        .gunicorn = "bind",
     },
     setting_info{
         .name = "backlog",
@@ -28,6 +29,7 @@ const std::array registry = {
         .help = "How many connections the kernel queues for accept() on each socket.",
         .minimum = 1,
         .maximum = 65535,
+        .gunicorn = "backlog",
     },
     setting_info{
         .name = "reuse_port",
@@ -37,6 +39,7 @@ const std::array registry = {
         .help =
             "Give each worker a socket of its own with SO_REUSEPORT, so that the kernel spreads "
             "connections evenly over the workers.",
+        .gunicorn = "reuse_port",
     },
     // Processes.
     setting_info{
@@ -51,6 +54,7 @@ const std::array registry = {
         .maximum = 1024,
         .short_flag = 'w',
         .allows_auto = true,
+        .gunicorn = "workers",
     },
     setting_info{
         .name = "worker_connections",
@@ -61,6 +65,7 @@ const std::array registry = {
                 "accepting until one closes.",
         .minimum = 1,
         .maximum = 1000000,
+        .gunicorn = "worker_connections",
     },
     setting_info{
         .name = "timeout",
@@ -73,6 +78,7 @@ const std::array registry = {
         .minimum = 0,
         .maximum = 86400,
         .short_flag = 't',
+        .gunicorn = "timeout",
     },
     setting_info{
         .name = "graceful_timeout",
@@ -82,6 +88,7 @@ const std::array registry = {
         .help = "Seconds workers get to finish their requests after TERM before they are killed.",
         .minimum = 0,
         .maximum = 86400,
+        .gunicorn = "graceful_timeout",
     },
     setting_info{
         .name = "shutdown_delay",
@@ -102,6 +109,7 @@ const std::array registry = {
         .help = "A worker retires gracefully after this many requests; 0 never does.",
         .minimum = 0,
         .maximum = no_limit,
+        .gunicorn = "max_requests",
     },
     setting_info{
         .name = "max_requests_jitter",
@@ -112,6 +120,7 @@ const std::array registry = {
                 "that workers do not all retire at once.",
         .minimum = 0,
         .maximum = no_limit,
+        .gunicorn = "max_requests_jitter",
     },
     setting_info{
         .name = "reload",
@@ -120,6 +129,7 @@ const std::array registry = {
         .default_value = "false",
         .help = "Reload, as on HUP, when the configuration file changes, or a .py file of the "
                 "Python app under chdir (new workers import the new code). For development.",
+        .gunicorn = "reload",
     },
     setting_info{
         .name = "pid",
@@ -128,6 +138,7 @@ const std::array registry = {
         .default_value = "",
         .help = "A file the master writes its process ID to, and removes when it exits.",
         .short_flag = 'p',
+        .gunicorn = "pidfile",
     },
     setting_info{
         .name = "user",
@@ -135,6 +146,8 @@ const std::array registry = {
         .field = &settings::user,
         .default_value = "",
         .help = "When started as root, the user (name or ID) the workers run as.",
+        .short_flag = 'u',
+        .gunicorn = "user",
     },
     setting_info{
         .name = "group",
@@ -142,6 +155,8 @@ const std::array registry = {
         .field = &settings::group,
         .default_value = "",
         .help = "When started as root, the group (name or ID) the workers run as.",
+        .short_flag = 'g',
+        .gunicorn = "group",
     },
     // HTTP.
     setting_info{
@@ -153,6 +168,8 @@ const std::array registry = {
                 "balancer's idle timeout. 0 closes every connection after its response.",
         .minimum = 0,
         .maximum = 86400,
+        .gunicorn = "keepalive",
+        .aliases = "--keep-alive",
     },
     setting_info{
         .name = "header_timeout",
@@ -189,6 +206,7 @@ const std::array registry = {
         .help = "Longest request line, in bytes; a longer one gets 414.",
         .minimum = 16,
         .maximum = 1048576,
+        .gunicorn = "limit_request_line",
     },
     setting_info{
         .name = "limit_request_fields",
@@ -198,6 +216,7 @@ const std::array registry = {
         .help = "Most header fields in a request; more get 431.",
         .minimum = 1,
         .maximum = 32768,
+        .gunicorn = "limit_request_fields",
     },
     setting_info{
         .name = "limit_request_field_size",
@@ -207,6 +226,8 @@ const std::array registry = {
         .help = "Largest header field (name, colon, value), in bytes; a larger one gets 431.",
         .minimum = 16,
         .maximum = 1048576,
+        .gunicorn = "limit_request_field_size",
+        .aliases = "--limit-request-field_size",
     },
     setting_info{
         .name = "limit_request_head",
@@ -277,6 +298,7 @@ const std::array registry = {
                 "MODULE:NAME, or MODULE:FACTORY() and MODULE:FACTORY(ARGS) to call a factory. Also "
                 "kiln's one argument. Requests that no health endpoint, C++ route or static file "
                 "claims go to it.",
+        .gunicorn = "wsgi_app",
     },
     setting_info{
         .name = "chdir",
@@ -285,6 +307,7 @@ const std::array registry = {
         .default_value = "",
         .help = "The directory the app is imported from: workers change to it and put it first on "
                 "sys.path. Empty: the directory kiln starts in.",
+        .gunicorn = "chdir",
     },
     setting_info{
         .name = "pythonpath",
@@ -293,6 +316,7 @@ const std::array registry = {
         .default_value = "",
         .help = "More directories to import from, after chdir: a TOML array or a comma-separated "
                 "value.",
+        .gunicorn = "pythonpath",
     },
     setting_info{
         .name = "virtualenv",
@@ -313,6 +337,7 @@ const std::array registry = {
                 "connections without a thread.",
         .choices = "sync|gthread|eventlet|gevent",
         .short_flag = 'k',
+        .gunicorn = "worker_class",
     },
     setting_info{
         .name = "threads",
@@ -325,6 +350,7 @@ const std::array registry = {
                 "one, unless threads is set too (as in gunicorn).",
         .minimum = 1,
         .maximum = 1024,
+        .gunicorn = "threads",
     },
     setting_info{
         .name = "preload_app",
@@ -333,7 +359,8 @@ const std::array registry = {
         .default_value = "false",
         .help = "Import the app in the master before forking the workers, so that they share its "
                 "memory; HUP then restarts workers without new code (restart kiln for that).",
-        .alias = "--preload",
+        .gunicorn = "preload_app",
+        .aliases = "--preload",
     },
     setting_info{
         .name = "root_path",
@@ -343,6 +370,59 @@ const std::array registry = {
         .help = "The path the app is mounted under behind a proxy (WSGI's SCRIPT_NAME), taken off "
                 "the front of PATH_INFO. SCRIPT_NAME in the environment sets it too.",
     },
+    setting_info{
+        .name = "raw_env",
+        .section = "Python app",
+        .field = &settings::raw_env,
+        .default_value = "",
+        .help = "Environment variables the app gets, KEY=VALUE, set in the workers before it is "
+                "imported (gunicorn's -e). Repeat the flag, or give a TOML array.",
+        .minimum = 0,
+        .short_flag = 'e',
+        .gunicorn = "raw_env",
+    },
+    // Behind a proxy.
+    setting_info{
+        .name = "forwarded_allow_ips",
+        .section = "Behind a proxy",
+        .field = &settings::forwarded_allow_ips,
+        .default_value = "127.0.0.1,::1",
+        .help =
+            "The peers whose X-Forwarded-For and secure_scheme_headers are believed: addresses, "
+            "CIDR ranges (10.0.0.0/8), or * for any. A unix socket's peer always is. "
+            "FORWARDED_ALLOW_IPS sets it too.",
+        .minimum = 0,
+        .gunicorn = "forwarded_allow_ips",
+    },
+    setting_info{
+        .name = "secure_scheme_headers",
+        .section = "Behind a proxy",
+        .field = &settings::secure_scheme_headers,
+        .default_value = "X-FORWARDED-PROTOCOL: ssl, X-FORWARDED-PROTO: https, X-FORWARDED-SSL: on",
+        .help = "Headers a trusted proxy sets, each with the value that means the client used "
+                "HTTPS: then wsgi.url_scheme is https. Headers that disagree are a 400.",
+        .minimum = 0,
+        .gunicorn = "secure_scheme_headers",
+    },
+    setting_info{
+        .name = "proxy_protocol",
+        .section = "Behind a proxy",
+        .field = &settings::proxy_protocol,
+        .default_value = "false",
+        .help = "Every connection starts with a PROXY protocol header (v1 or v2), as TCP load "
+                "balancers send it, naming the client: accepted from proxy_allow_ips only; a "
+                "missing or malformed one closes the connection.",
+        .gunicorn = "proxy_protocol",
+    },
+    setting_info{
+        .name = "proxy_allow_ips",
+        .section = "Behind a proxy",
+        .field = &settings::proxy_allow_ips,
+        .default_value = "127.0.0.1,::1",
+        .help = "The peers a PROXY protocol header is taken from: addresses, CIDR ranges, or *.",
+        .minimum = 0,
+        .gunicorn = "proxy_allow_ips",
+    },
     // Logging.
     setting_info{
         .name = "log_level",
@@ -351,6 +431,7 @@ const std::array registry = {
         .default_value = "info",
         .help = "The least important error-log messages that are written.",
         .choices = "debug|info|warning|error|critical",
+        .gunicorn = "loglevel",
     },
     setting_info{
         .name = "error_log",
@@ -358,6 +439,8 @@ const std::array registry = {
         .field = &settings::error_log,
         .default_value = "-",
         .help = "Where the error log goes: \"-\" for stderr, or a file (reopened on USR1).",
+        .gunicorn = "errorlog",
+        .aliases = "--error-logfile --log-file",
     },
     setting_info{
         .name = "log_color",
@@ -375,6 +458,8 @@ const std::array registry = {
         .help = "Where the access log goes: empty for nowhere, \"-\" for stdout, or a file "
                 "(reopened on USR1). With it on, every request gets an X-Request-ID: the client's, "
                 "or a new one, echoed in the response.",
+        .gunicorn = "accesslog",
+        .aliases = "--access-logfile",
     },
     setting_info{
         .name = "access_log_format",
@@ -385,6 +470,17 @@ const std::array registry = {
                 "r request line, m method, U path, q query, H protocol, s status, b or B bytes, "
                 "f referer, a user agent, T/M/D/L duration in s/ms/us/decimal s, p pid, i request "
                 "id, {Name}i a request header, {Name}o a response header.",
+        .gunicorn = "access_log_format",
+        .aliases = "--access-logformat",
+    },
+    setting_info{
+        .name = "capture_output",
+        .section = "Logging",
+        .field = &settings::capture_output,
+        .default_value = "false",
+        .help = "Send what the Python app prints (sys.stdout, sys.stderr) to the error log, a "
+                "line at a time, instead of the workers' own output.",
+        .gunicorn = "capture_output",
     },
     setting_info{
         .name = "log_health_checks",
@@ -406,6 +502,45 @@ const setting_info* find_setting(std::string_view name) noexcept {
     if (info.name == name) return &info;
   }
   return nullptr;
+}
+
+const setting_info* find_gunicorn_setting(std::string_view name) noexcept {
+  for (const auto& info : registry) {
+    if (!info.gunicorn.empty() && info.gunicorn == name) return &info;
+  }
+  return nullptr;
+}
+
+bool setting_info::has_flag(std::string_view given) const {
+  if (given == flag()) return true;
+  if (short_flag != 0 && given.size() == 2 && given[0] == '-' && given[1] == short_flag)
+    return true;
+  std::string_view rest = aliases;
+  while (!rest.empty()) {
+    auto space = rest.find(' ');
+    if (rest.substr(0, space) == given) return true;
+    if (space == std::string_view::npos) break;
+    rest.remove_prefix(space + 1);
+  }
+  return false;
+}
+
+std::string setting_info::flags_text(std::string_view quote) const {
+  std::string text;
+  auto add = [&](std::string_view flag) {
+    if (!text.empty()) text += ", ";
+    text.append(quote).append(flag).append(quote);
+  };
+  if (short_flag != 0) add(std::string{'-', short_flag});
+  add(flag());
+  std::string_view rest = aliases;
+  while (!rest.empty()) {
+    auto space = rest.find(' ');
+    add(rest.substr(0, space));
+    if (space == std::string_view::npos) break;
+    rest.remove_prefix(space + 1);
+  }
+  return text;
 }
 
 std::string setting_info::environment_variable() const {

@@ -56,6 +56,13 @@ struct settings {
   std::int64_t threads = 0;
   bool preload_app = false;
   std::string root_path;
+  std::vector<std::string> raw_env;
+  bool capture_output = false;
+  // Behind a proxy.
+  std::vector<std::string> forwarded_allow_ips;
+  std::vector<std::string> secure_scheme_headers;
+  bool proxy_protocol = false;
+  std::vector<std::string> proxy_allow_ips;
   // Logging.
   std::string log_level;
   std::string error_log;
@@ -84,15 +91,24 @@ struct setting_info {
   std::string_view choices;  // For a closed set of words: "debug|info|warning".
   char short_flag = 0;
   bool allows_auto = false;  // An integer that also takes "auto": one per usable CPU.
-  std::string_view alias;    // Another flag for it, gunicorn's where that differs: "--preload".
+  // gunicorn's name for the setting (its config file's), when gunicorn has it: "pidfile".
+  std::string_view gunicorn;
+  // More flags for it, space-separated: gunicorn's where they differ ("--keep-alive").
+  std::string_view aliases;
 
   std::string environment_variable() const;
   std::string flag() const;
   std::string type_name() const;
+  // True when name ("--workers", "-w", "--keep-alive") is one of this setting's flags.
+  bool has_flag(std::string_view given) const;
+  // Every flag, as --help and the README list them: "-w, --workers".
+  std::string flags_text(std::string_view quote = {}) const;
 };
 
 // The registry, in the order --help and the README show it.
 std::span<const setting_info> setting_registry() noexcept;
 const setting_info* find_setting(std::string_view name) noexcept;
+// The setting gunicorn calls name ("pidfile" is pid), or nullptr.
+const setting_info* find_gunicorn_setting(std::string_view name) noexcept;
 
 }  // namespace kiln

@@ -13,6 +13,9 @@
 
 #include "http_syntax.hpp"
 #include "log.hpp"
+#include "python/hooks.hpp"
+#include "python/interpreter.hpp"
+#include "python/wsgi_objects.hpp"
 
 namespace kiln {
 namespace {
@@ -46,6 +49,8 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
                 // enough that a client cannot hold the slot by sending forever.
                 timeout_queue(5000)},
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
+      forwarding_(config),
+      proxy_trusted_(config.proxy_allow_ips),
       slot_(slot),
       parent_(getppid()),
       keepalive_enabled_(config.keepalive.count() > 0) {
@@ -61,6 +66,15 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
   if (!config.wsgi_app.empty()) {
     python_ = std::make_unique<python::app_host>(config, &loop_, config.workers > 1);
     dispatcher_->pass_the_rest_to(*python_);
+  }
+  if (python::interpreter_started()) {
+    // A worker without an app may still have hooks, from a Python config file.
+    if (!python_) {
+      if (config.capture_output) python::capture_output();
+      python::post_worker_init();
+    }
+    errands_ = std::make_unique<python::errands>();
+    python::release_gil();  // From here on the loop thread never holds the GIL.
   }
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
@@ -127,7 +141,16 @@ int worker::run() {
   if (slot_ != nullptr) slot_->state.store(worker_state::ready);
   uv_run(&loop_, UV_RUN_DEFAULT);
   // Requests still in the app had graceful_timeout with the rest; a moment more to end cleanly.
-  if (python_) python_->finish(std::chrono::milliseconds(1000));
+  // Then, unless a thread of the app is stuck in it, the interpreter says goodbye: worker_exit,
+  // and the app's atexit functions.
+  constexpr std::chrono::milliseconds moment(1000);
+  bool python_free = !python_ || python_->stop_threads(moment);
+  if (errands_ && !errands_->finish(moment)) python_free = false;
+  if (python::interpreter_started() && python_free) {
+    python::reacquire_gil();
+    python::worker_exit();
+    python::run_exit_functions();
+  }
   spdlog::info("Worker exiting (pid: {}) after {} requests", getpid(), requests_);
   return 0;
 }
@@ -270,12 +293,17 @@ void worker::on_signal(uv_signal_t* signal, int number) noexcept {
     // logged, and the worker makes way for its replacement.
     spdlog::critical("Aborting (SIGABRT from the master): stopping gracefully");
     if (self.python_) self.python_->give_up_on_hung(monotonic_ms());
+    if (self.errands_) {
+      self.errands_->run(python::worker_abort);
+      if (self.python_) self.errands_->dump_stacks(self.python_->thread_names());
+    }
     self.stop_gracefully();
   } else if (number == SIGTERM) {
     spdlog::info("Stopping gracefully (SIGTERM)");
     self.begin_shutdown();
   } else {
     spdlog::info("Stopping now ({})", number == SIGINT ? "SIGINT" : "SIGQUIT");
+    if (self.errands_) self.errands_->run(python::worker_int);
     self.stop_now();
   }
 }

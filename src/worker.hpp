@@ -14,9 +14,11 @@
 #include "access_log.hpp"
 #include "connection.hpp"
 #include "dispatcher.hpp"
+#include "forwarded.hpp"
 #include "http_date.hpp"
 #include "output_batch.hpp"
 #include "python/app_host.hpp"
+#include "python/errands.hpp"
 #include "request_parser.hpp"
 #include "scoreboard.hpp"
 #include "settings.hpp"
@@ -71,6 +73,11 @@ class worker {
   void dispatch(request& req, responder& out) noexcept;
   void connection_opened() noexcept { ++connections_; }
 
+  // What trusted proxies say of a request: its scheme and client.
+  const forwarding& forwarded() const noexcept { return forwarding_; }
+  // proxy_protocol: connections start with a PROXY header, from these peers only.
+  bool expects_proxy_header() const noexcept { return config_.proxy_protocol; }
+  const trusted_peers& proxy_trusted() const noexcept { return proxy_trusted_; }
   // The access log, or nullptr when it is off.
   access_log* access() noexcept { return access_log_.get(); }
   // False for the health checks the access log leaves out.
@@ -126,8 +133,12 @@ class worker {
   output_batch batch_;
   http_date date_;
   std::unique_ptr<python::app_host> python_;
+  // With an interpreter in the worker (a Python app, or a Python config file's hooks).
+  std::unique_ptr<python::errands> errands_;
   std::unique_ptr<dispatcher> dispatcher_;
   std::unique_ptr<access_log> access_log_;
+  forwarding forwarding_;
+  trusted_peers proxy_trusted_;
   std::mt19937_64 random_;
   worker_slot* slot_;
   pid_t parent_;  // The master; when it is gone, the worker stops.

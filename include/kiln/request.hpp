@@ -29,8 +29,13 @@ struct request {
   std::string body;
   // The route's parameters, decoded: {"id", "7"} for "/api/books/{id}".
   std::vector<std::pair<std::string_view, std::string>> params;
-  std::string_view peer;    // The client's address: "127.0.0.1:50312"; "-" on a unix socket.
+  std::string_view peer;    // The connection's other end: "127.0.0.1:50312"; "-" on a unix socket.
   std::string_view server;  // Where the client connected to: "127.0.0.1:8000"; "-" likewise.
+  // The client's address, without port: the peer's, or, behind trusted proxies
+  // (forwarded_allow_ips), what their X-Forwarded-For (or PROXY header) says.
+  std::string_view client;
+  // "https" when a trusted proxy says the client used it (secure_scheme_headers), else "http".
+  std::string_view scheme = "http";
   // With the access log on: the client's X-Request-ID, or one kiln made; echoed in the response.
   std::string_view request_id;
   bool keep_alive = true;

@@ -8,9 +8,10 @@
 
 #include "python/app_threads.hpp"
 #include "python/bridge.hpp"
+#include "python/hooks.hpp"
 #include "python/interpreter.hpp"
-#include "python/stack_dump.hpp"
 #include "python/wsgi_environ.hpp"
+#include "python/wsgi_objects.hpp"
 #include "python/wsgi_response.hpp"
 #include "scoreboard.hpp"
 
@@ -23,6 +24,9 @@ app_host::app_host(const settings& config, uv_loop_t* loop, bool multiprocess)
     throw std::system_error(errno, std::generic_category(), "chdir to " + config.chdir);
   }
   start_interpreter(config);
+  if (config.capture_output && !capture_output()) {
+    throw app_load_error("cannot capture the app's output:\n" + formatted_exception());
+  }
   load_app(config);
   if (!init_wsgi_response()) {
     throw app_load_error("cannot make start_response:\n" + formatted_exception());
@@ -31,14 +35,14 @@ app_host::app_host(const settings& config, uv_loop_t* loop, bool multiprocess)
   environ_ = std::make_unique<environ_builder>(config, count > 1, multiprocess);
   threads_ = std::make_unique<app_threads>(
       count, [this](exchange& work) { run(work); }, release_thread_objects);
-  dumper_ = std::make_unique<stack_dumper>(*threads_);
+  post_worker_init();
   // From here on the loop thread never holds the GIL.
   release_gil();
 }
 
 app_host::~app_host() {
   // Python objects go only with the GIL; when threads were left running, they are left alone.
-  if (finished_) {
+  if (stopped_) {
     environ_.reset();
   } else {
     (void)environ_.release();
@@ -88,21 +92,23 @@ void app_host::give_up_on_hung(std::uint64_t now_ms) noexcept {
   std::size_t hung = bridge_->give_up_on_hung(now_ms > timeout ? now_ms - timeout : 0);
   spdlog::error("Answered 504 to {} request{} the app produced nothing for in {} s", hung,
                 hung == 1 ? "" : "s", timeout / 1000);
-  dumper_->request();
+}
+
+std::map<unsigned long, std::string> app_host::thread_names() const {
+  return threads_->names();
 }
 
 void app_host::close() noexcept {
   bridge_->close();
 }
 
-void app_host::finish(std::chrono::milliseconds limit) noexcept {
+bool app_host::stop_threads(std::chrono::milliseconds limit) noexcept {
   if (!threads_->stop(limit)) {
     spdlog::warn("The app's threads did not finish in time; exiting without them");
-    return;
+    return false;
   }
-  reacquire_gil();
-  run_exit_functions();
-  finished_ = true;
+  stopped_ = true;
+  return true;
 }
 
 }  // namespace kiln::python

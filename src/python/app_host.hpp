@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include <uv.h>
 
@@ -15,7 +17,6 @@ class app_threads;
 class exchange;
 class bridge;
 class environ_builder;
-class stack_dumper;
 
 // The Python WSGI app as one worker hosts it: the interpreter (started here, or inherited from
 // the master with preload_app), the app, the threads that run it and the bridge back to the
@@ -39,13 +40,15 @@ class app_host {
   // 0: what the master judges hung requests by.
   std::uint64_t oldest_progress_ms() const noexcept;
   // The master found the worker hung: requests the app has produced nothing for within timeout
-  // get 504 (those not started 503), and every thread's stack goes to the error log.
+  // get 504 (those not started 503).
   void give_up_on_hung(std::uint64_t now_ms) noexcept;
+  // The app's threads, by Python's ident, for a stack dump.
+  std::map<unsigned long, std::string> thread_names() const;
   // The loop is ending: no more answers are delivered.
   void close() noexcept;
-  // After the loop: waits up to limit for the threads to finish, then runs the app's atexit
-  // functions (when they did).
-  void finish(std::chrono::milliseconds limit) noexcept;
+  // After the loop: waits up to limit for the threads to finish; true when they did (then the
+  // interpreter is the main thread's again, to take back with reacquire_gil()).
+  bool stop_threads(std::chrono::milliseconds limit) noexcept;
 
  private:
   void run(exchange& work) noexcept;
@@ -54,8 +57,7 @@ class app_host {
   std::unique_ptr<bridge> bridge_;
   std::unique_ptr<environ_builder> environ_;
   std::unique_ptr<app_threads> threads_;
-  std::unique_ptr<stack_dumper> dumper_;
-  bool finished_ = false;
+  bool stopped_ = false;
 };
 
 }  // namespace kiln::python

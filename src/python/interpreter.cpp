@@ -1,5 +1,6 @@
 #include "python/interpreter.hpp"
 
+#include <cstdlib>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -174,6 +175,18 @@ void load_app(const settings& config) {
 
 PyObject* loaded_app() noexcept {
   return app;
+}
+
+void set_environment_variable(const std::string& name, const std::string& value) noexcept {
+  ::setenv(name.c_str(), value.c_str(), 1);
+  if (!started) return;
+  py_ref os = own(PyImport_ImportModule("os"));
+  py_ref environ = os ? own(PyObject_GetAttrString(os.get(), "environ")) : nullptr;
+  py_ref key = own(PyUnicode_DecodeFSDefault(name.c_str()));
+  py_ref text = own(PyUnicode_DecodeFSDefault(value.c_str()));
+  if (!environ || !key || !text || PyObject_SetItem(environ.get(), key.get(), text.get()) != 0) {
+    PyErr_Clear();
+  }
 }
 
 void before_fork() noexcept {

@@ -43,6 +43,11 @@ void before_fork() noexcept;
 void after_fork_in_parent() noexcept;
 void after_fork_in_child() noexcept;
 
+// Sets an environment variable for the app (raw_env): in the process, and in os.environ when
+// the interpreter is running already (it read the environment when it started). The GIL must be
+// held then.
+void set_environment_variable(const std::string& name, const std::string& value) noexcept;
+
 // The main thread lets go of the GIL for the app's threads, and takes it back at the end.
 void release_gil() noexcept;
 void reacquire_gil() noexcept;

@@ -25,6 +25,8 @@ struct environ_keys {
   py_ref content_length = own(PyUnicode_InternFromString("CONTENT_LENGTH"));
   py_ref http_host = own(PyUnicode_InternFromString("HTTP_HOST"));
   py_ref wsgi_input = own(PyUnicode_InternFromString("wsgi.input"));
+  py_ref url_scheme = own(PyUnicode_InternFromString("wsgi.url_scheme"));
+  py_ref https = own(PyUnicode_InternFromString("https"));
   py_ref http_1_1 = own(PyUnicode_InternFromString("HTTP/1.1"));
   py_ref http_1_0 = own(PyUnicode_InternFromString("HTTP/1.0"));
   py_ref get = own(PyUnicode_InternFromString("GET"));
@@ -128,19 +130,23 @@ py_ref environ_builder::build(const owned_request& request) {
     path.remove_prefix(root_path_.size());
   }
   auto [server_host, server_port] = split_address(req.server);
-  auto [remote_host, remote_port] = split_address(req.peer);
+  auto [peer_host, peer_port] = split_address(req.peer);
   bool unix_socket = req.server == "-";
+  // The client behind trusted proxies; the port is the peer's, when the client is the peer.
+  std::string_view remote_host = req.client;
+  std::string_view remote_port = req.client == peer_host ? peer_port : std::string_view();
   if (!set(e, keys->request_method.get(), std::move(method)) ||
       !set(e, keys->path_info.get(), latin1(path)) ||
       !set(e, keys->query_string.get(), latin1(req.query)) ||
       !set(e, keys->raw_uri.get(), latin1(req.target)) ||
       !set(e, keys->server_protocol.get(),
            share(req.version_minor == 0 ? keys->http_1_0.get() : keys->http_1_1.get())) ||
-      !set(e, keys->remote_addr.get(),
-           unix_socket ? share(keys->empty.get()) : latin1(remote_host)) ||
-      !set(e, keys->remote_port.get(),
-           unix_socket ? share(keys->empty.get()) : latin1(remote_port)) ||
+      !set(e, keys->remote_addr.get(), latin1(remote_host)) ||
+      !set(e, keys->remote_port.get(), latin1(remote_port)) ||
       !set(e, keys->wsgi_input.get(), make_input(req.body))) {
+    return nullptr;
+  }
+  if (req.scheme == "https" && !set(e, keys->url_scheme.get(), share(keys->https.get()))) {
     return nullptr;
   }
   bool has_length = !req.body.empty();

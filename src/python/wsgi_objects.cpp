@@ -119,9 +119,11 @@ PyType_Slot input_slots[] = {
 
 PyType_Spec input_spec = {"kiln.Input", sizeof(input_object), 0, Py_TPFLAGS_DEFAULT, input_slots};
 
-// wsgi.errors: text that goes to the error log. Partial lines wait for their end (or flush()).
+// wsgi.errors, and sys.stdout and sys.stderr with capture_output: text that goes to the error
+// log, at a level of its own. Partial lines wait for their end (or flush()).
 struct errors_object {
   PyObject_HEAD std::string* pending;
+  spdlog::level::level_enum level;
 };
 
 void log_lines(errors_object* self, bool all) {
@@ -129,12 +131,12 @@ void log_lines(errors_object* self, bool all) {
   std::size_t start = 0;
   for (auto newline = pending.find('\n'); newline != std::string::npos;
        newline = pending.find('\n', start)) {
-    spdlog::error("{}", std::string_view(pending).substr(start, newline - start));
+    spdlog::log(self->level, "{}", std::string_view(pending).substr(start, newline - start));
     start = newline + 1;
   }
   pending.erase(0, start);
   if (all && !pending.empty()) {
-    spdlog::error("{}", pending);
+    spdlog::log(self->level, "{}", pending);
     pending.clear();
   }
 }
@@ -182,7 +184,12 @@ void errors_dealloc(PyObject* object) {
   Py_DECREF(type);
 }
 
+PyObject* errors_isatty(PyObject*, PyObject*) {
+  Py_RETURN_FALSE;
+}
+
 PyMethodDef errors_methods[] = {
+    {"isatty", errors_isatty, METH_NOARGS, "isatty(): False"},
     {"write", errors_write, METH_O, "write(text): to the error log"},
     {"writelines", errors_writelines, METH_O, "writelines(lines): to the error log"},
     {"flush", errors_flush, METH_NOARGS, "flush(): logs a partial line"},
@@ -284,9 +291,10 @@ py_ref make_input(std::string_view body) noexcept {
   return own(reinterpret_cast<PyObject*>(self));
 }
 
-py_ref make_errors() noexcept {
+py_ref make_errors(bool error_level) noexcept {
   auto* self = PyObject_New(errors_object, errors_type);
   if (self == nullptr) return nullptr;
+  self->level = error_level ? spdlog::level::err : spdlog::level::info;
   self->pending = new (std::nothrow) std::string();
   py_ref made = own(reinterpret_cast<PyObject*>(self));
   if (self->pending == nullptr) return PyErr_NoMemory(), nullptr;
@@ -300,6 +308,20 @@ PyObject* file_wrapper_type() noexcept {
 PyObject* wrapped_file(PyObject* object) noexcept {
   if (wrapper_type == nullptr || Py_TYPE(object) != wrapper_type) return nullptr;
   return reinterpret_cast<wrapper_object*>(object)->file;
+}
+
+bool capture_output() noexcept {
+  static bool captured = false;
+  if (captured) return true;
+  if (!init_wsgi_objects()) return false;
+  py_ref out = make_errors(false);
+  py_ref err = make_errors(true);
+  if (!out || !err || PySys_SetObject("stdout", out.get()) != 0 ||
+      PySys_SetObject("stderr", err.get()) != 0) {
+    return false;
+  }
+  captured = true;
+  return true;
 }
 
 }  // namespace kiln::python

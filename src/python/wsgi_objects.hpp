@@ -15,8 +15,13 @@ bool init_wsgi_objects() noexcept;
 // A wsgi.input holding a copy of body: read(), read(n), readline(), readlines(), iteration.
 py_ref make_input(std::string_view body) noexcept;
 
-// The wsgi.errors of a worker: what is written goes to the error log, a line at a time.
-py_ref make_errors() noexcept;
+// The wsgi.errors of a worker: what is written goes to the error log, a line at a time, at the
+// error level (or info).
+py_ref make_errors(bool error_level = true) noexcept;
+
+// capture_output: sys.stdout and sys.stderr go to the error log, a line at a time, at the info
+// and error levels. Once a process; false with a Python exception set.
+bool capture_output() noexcept;
 
 // wsgi.file_wrapper: the type, called as file_wrapper(file, block_size=8192).
 PyObject* file_wrapper_type() noexcept;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http_syntax.hpp"
+#include "python/hooks.hpp"
 #include "python/interpreter.hpp"
 #include "python/wsgi_objects.hpp"
 #include "response_head.hpp"
@@ -197,6 +198,8 @@ void wsgi_response::run(PyObject* app, PyObject* environ) noexcept {
       spare_write = own(PyObject_GetAttr(spare_start.get(), write_name()));
     }
   }
+  bool hooked = has_request_hooks();
+  if (hooked) pre_request(work_.incoming());
   py_ref result;
   if (spare_start && spare_write) {
     auto* callable = reinterpret_cast<start_response_object*>(spare_start.get());
@@ -209,6 +212,7 @@ void wsgi_response::run(PyObject* app, PyObject* environ) noexcept {
   // PEP 3333: close() whatever happened, even when the client left midway; before the last
   // message, after which the exchange is the loop's to free.
   close_result(result.get(), work_.incoming());
+  if (hooked) post_request(work_.incoming(), environ, status_, reported_headers_, sent_);
   if (spare_start) reinterpret_cast<start_response_object*>(spare_start.get())->owner = nullptr;
   writer_ = nullptr;
   result.reset();
@@ -362,7 +366,9 @@ bool wsgi_response::send(std::string_view bytes, bool last) {
     message.headers = std::move(headers_);
     message.length = length_;
     head_sent_ = true;
+    if (has_request_hooks()) reported_headers_ = message.headers;  // For post_request.
   }
+  sent_ += bytes.size();
   message.body.assign(bytes);
   post(std::move(message));
   return true;

@@ -57,6 +57,8 @@ class wsgi_response {
   std::optional<std::uint64_t> length_;
   PyObject* writer_ = nullptr;     // The write callable start_response returns, while run() runs.
   std::optional<outbound> final_;  // The last message, sent once close() has been called.
+  std::string reported_headers_;   // The head's lines, for a post_request hook.
+  std::uint64_t sent_ = 0;         // Body bytes sent, for a post_request hook.
   bool head_sent_ = false;
   bool head_request_ = false;
 };

@@ -168,9 +168,9 @@ TEST_CASE("bad configuration from a flag or a variable is one line and exit 2", 
         "kiln: environment KILN_KEEP_ALIVE: 'KILN_KEEP_ALIVE' names no setting; did you mean "
         "'KILN_KEEPALIVE'?\n");
 
-  auto unknown = run({"--keep-alive", "3"});
+  auto unknown = run({"--keepalve", "3"});
   CHECK(unknown.status == exited_with(2));
-  CHECK(unknown.output == "kiln: flag --keep-alive: unknown flag; did you mean '--keepalive'?\n");
+  CHECK(unknown.output == "kiln: flag --keepalve: unknown flag; did you mean '--keepalive'?\n");
 
   auto argument = run({"app:application", "serve"});
   CHECK(argument.status == exited_with(2));

@@ -110,8 +110,10 @@ TEST_CASE("flags take values separately or after =, and booleans alone", "[confi
 TEST_CASE("a bad flag is one clear message", "[config]") {
   CHECK(error_of({"--workers", "0"}) ==
         "flag --workers \"0\": workers must be between 1 and 1024, not 0");
-  CHECK(error_of({"--keep-alive", "3"}) ==
-        "flag --keep-alive: unknown flag; did you mean '--keepalive'?");
+  CHECK(error_of({"--keepalve", "3"}) ==
+        "flag --keepalve: unknown flag; did you mean '--keepalive'?");
+  // gunicorn's spelling is an alias.
+  CHECK(load({"--keep-alive", "3"}).values.keepalive == std::chrono::seconds(3));
   CHECK(error_of({"--keepalive"}) == "flag --keepalive: needs a value");
   CHECK(error_of({"--keepalive", "soon"}) ==
         "flag --keepalive \"soon\": keepalive must be a number of seconds, not \"soon\"");
@@ -947,8 +949,7 @@ TEST_CASE("the help lists every setting with its flag, type and default", "[conf
   CHECK(text.find("\nHTTP:\n") != std::string::npos);
   for (const auto& info : setting_registry()) {
     INFO(info.name);
-    std::string alias = info.alias.empty() ? "" : ", " + std::string(info.alias);
-    CHECK(text.find(" " + info.flag() + alias + " (") != std::string::npos);
+    CHECK(text.find(" " + info.flags_text() + " (") != std::string::npos);
   }
   for (const auto& line : {"--check-config", "--print-config", "--version", "--help"})
     CHECK(text.find(line) != std::string::npos);
