@@ -250,12 +250,6 @@ int arbiter::run() {
   }
 
   const auto& values = config_.values;
-  if (values.worker_class == "eventlet" || values.worker_class == "gevent") {
-    spdlog::warn(
-        "worker_class {}: kiln runs the app on {} threads per worker instead, and never "
-        "monkey-patches; its event loop holds slow clients and idle connections without a thread",
-        values.worker_class, values.threads);
-  }
   if (!values.wsgi_app.empty() && values.preload_app && !preload_app()) {
     exit_code_ = python::app_load_failed;
     remove_pidfile();

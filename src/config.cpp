@@ -369,35 +369,27 @@ void read_toml_file(configuration& config, const environment& env) {
   }
 }
 
-// bind_flag: a flag or GUNICORN_CMD_ARGS gives bind, later.
-void read_environment(configuration& config, const environment& env, bool bind_flag) {
-  const auto registry = setting_registry();
-  auto set = [&](const setting_info& info, std::string_view variable, std::string_view text) {
-    std::string where = fmt::format("environment {}=\"{}\"", variable, text);
-    assign_text(config.values, info, text, where);
-    config.origins[static_cast<std::size_t>(&info - registry.data())] =
-        fmt::format("env {}", variable);
-  };
-  // The conventional names first, so that the KILN_ name wins when a user sets both.
+// Records a value from the environment, with the variable as its origin.
+void set_from_environment(configuration& config, const setting_info& info,
+                          std::string_view variable, std::string_view text) {
+  std::string where = fmt::format("environment {}=\"{}\"", variable, text);
+  assign_text(config.values, info, text, where);
+  config.origins[static_cast<std::size_t>(&info - setting_registry().data())] =
+      fmt::format("env {}", variable);
+}
+
+// The conventional variables, and PORT. bind_flag: KILN_BIND, GUNICORN_CMD_ARGS or a flag gives
+// bind, later.
+void read_conventional_variables(configuration& config, const environment& env, bool bind_flag) {
   for (const auto& conventional : conventional_variables) {
     if (auto found = env.find(conventional.variable); found != env.end()) {
-      set(*find_setting(conventional.setting), conventional.variable, found->second);
+      set_from_environment(config, *find_setting(conventional.setting), conventional.variable,
+                           found->second);
     }
-  }
-  for (const auto& [variable, text] : env) {
-    if (!variable.starts_with("KILN_") || variable == "KILN_CONFIG") continue;
-    const setting_info* found = nullptr;
-    for (const auto& info : registry) {
-      if (info.environment_variable() == variable) found = &info;
-    }
-    if (found == nullptr) {
-      fail(fmt::format("environment {}", variable),
-           fmt::format("'{}' names no setting{}", variable, suggestion(variable, env_name)));
-    }
-    set(*found, variable, text);
   }
   // PORT is what platforms set to say where to listen; it counts only when nothing else did,
   // so a --bind flag, applied later, must also keep a PORT it overrides from being checked.
+  const auto registry = setting_registry();
   std::size_t bind_index = static_cast<std::size_t>(find_setting("bind") - registry.data());
   if (auto port = env.find("PORT");
       port != env.end() && config.origins[bind_index] == "default" && !bind_flag) {
@@ -411,6 +403,23 @@ void read_environment(configuration& config, const environment& env, bool bind_f
     }
     config.values.bind = {fmt::format("0.0.0.0:{}", number)};
     config.origins[bind_index] = "env PORT";
+  }
+}
+
+// KILN_<NAME> for every setting; they come after the conventional names, and so win over them.
+void read_kiln_variables(configuration& config, const environment& env) {
+  const auto registry = setting_registry();
+  for (const auto& [variable, text] : env) {
+    if (!variable.starts_with("KILN_") || variable == "KILN_CONFIG") continue;
+    const setting_info* found = nullptr;
+    for (const auto& info : registry) {
+      if (info.environment_variable() == variable) found = &info;
+    }
+    if (found == nullptr) {
+      fail(fmt::format("environment {}", variable),
+           fmt::format("'{}' names no setting{}", variable, suggestion(variable, env_name)));
+    }
+    set_from_environment(config, *found, variable, text);
   }
 }
 
@@ -450,6 +459,11 @@ std::string python_suggestion(std::string_view name) {
 // the interpreter; imports, functions, classes, CONSTANTS and _helpers are left alone. Any
 // other name is a mistake, said with the setting it is closest to.
 void read_python_file(configuration& config, const settings& boot) {
+  if (std::FILE* file = std::fopen(config.file.c_str(), "r")) {
+    std::fclose(file);
+  } else {
+    fail(config.file, fmt::format("cannot read the configuration file: {}", std::strerror(errno)));
+  }
   std::vector<python::config_global> globals;
   try {
     globals = python::run_config_module(config.file, boot);
@@ -801,7 +815,11 @@ configuration load_configuration(const command_line& line, const environment& en
     std::vector<const char*> arguments;
     for (const auto& word : words)
       arguments.push_back(word.c_str());
-    from_variable = parse_command_line(arguments);
+    try {
+      from_variable = parse_command_line(arguments);
+    } catch (const config_error& error) {
+      fail(where, error.what());
+    }
     if (from_variable.help || from_variable.version || from_variable.settings_markdown ||
         from_variable.check_config || from_variable.print_config) {
       fail(where, "holds an action (--help, --check-config...); it takes settings only");
@@ -817,20 +835,24 @@ configuration load_configuration(const command_line& line, const environment& en
     return std::any_of(given.values.begin(), given.values.end(),
                        [](const auto& value) { return value.setting->name == "bind"; });
   };
-  bool bind_flag = gives_bind(line) || gives_bind(from_variable);
+  bool bind_flag = gives_bind(line) || gives_bind(from_variable) || env.contains("KILN_BIND");
   auto apply_above_the_file = [&](configuration& onto) {
-    read_environment(onto, env, bind_flag);
+    read_kiln_variables(onto, env);
     apply_values(onto, from_variable.values, "GUNICORN_CMD_ARGS");
     apply_values(onto, line.values, "flag");
   };
   if (config.file.ends_with(".py")) {
-    // Python runs the file: it starts with what the environment and the flags say of its
-    // virtual environment and paths, as gunicorn's interpreter does.
+    // A gunicorn config file is read as gunicorn reads it: PORT, WEB_CONCURRENCY and the other
+    // conventional variables are defaults that the file overrides. Python runs the file: it
+    // starts with what the environment and the flags say of its virtual environment and paths,
+    // as gunicorn's interpreter does.
+    read_conventional_variables(config, env, bind_flag);
     configuration boot = config;
     apply_above_the_file(boot);
     read_python_file(config, boot.values);
-  } else if (!config.file.empty()) {
-    read_toml_file(config, env);
+  } else {
+    if (!config.file.empty()) read_toml_file(config, env);
+    read_conventional_variables(config, env, bind_flag);
   }
   apply_above_the_file(config);
   // gunicorn's sync worker runs one request at a time; with threads given too, it is gthread.
@@ -838,6 +860,12 @@ configuration load_configuration(const command_line& line, const environment& en
     config.values.threads = 1;
   }
   validate(config);
+  if (config.values.worker_class == "eventlet" || config.values.worker_class == "gevent") {
+    config.warnings.push_back(fmt::format(
+        "{}: worker_class {}: kiln runs the app on {} threads per worker instead, and never "
+        "monkey-patches; its event loop holds slow clients and idle connections without a thread",
+        config.origin("worker_class"), config.values.worker_class, config.values.threads));
+  }
   return config;
 }
 

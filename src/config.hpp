@@ -55,7 +55,9 @@ struct configuration {
 
 // Applies the sources in order of precedence: defaults, the configuration file (-c, or
 // KILN_CONFIG: TOML, or Python as gunicorn's config files are), the environment,
-// GUNICORN_CMD_ARGS, the command line. Throws config_error.
+// GUNICORN_CMD_ARGS, the command line. Under a Python file, the conventional variables (PORT,
+// WEB_CONCURRENCY...) come before the file, as gunicorn takes them: defaults the file overrides.
+// Throws config_error.
 configuration load_configuration(const command_line& line, const environment& env);
 
 // Expands ${VAR}, ${VAR:-default} and ${VAR:?message} in text; "$$" is a literal "$".

@@ -51,6 +51,7 @@ constexpr gunicorn_only_setting only_gunicorn[] = {
     {"casefold_http_method", "kiln answers an unknown method 501, whatever its case"},
     {"permit_unconventional_http_method", "kiln answers an unknown method 501"},
     {"permit_unconventional_http_version", "kiln serves HTTP/1.0 and 1.1, and 1.2 as 1.1"},
+    {"tolerate_dangerous_framing", "kiln refuses ambiguous framing always, as RFC 9112 asks"},
 };
 
 constexpr std::string_view hooks[] = {

@@ -28,11 +28,12 @@ proxy_header invalid() {
 
 // "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n", or "PROXY UNKNOWN ...\r\n".
 proxy_header parse_v1(std::string_view data) {
-  auto end = data.find("\r\n");
-  if (end == std::string_view::npos) {
+  auto line_feed = data.find('\n');
+  if (line_feed == std::string_view::npos) {
     return data.size() < v1_longest ? proxy_header{} : invalid();
   }
-  if (end + 2 > v1_longest) return invalid();
+  if (data[line_feed - 1] != '\r' || line_feed + 1 > v1_longest) return invalid();
+  auto end = line_feed - 1;
   std::string_view line = data.substr(v1_prefix.size(), end - v1_prefix.size());
   proxy_header result{.state = proxy_header::status::complete, .consumed = end + 2};
   if (line.starts_with("UNKNOWN")) return result;

@@ -380,6 +380,7 @@ const std::array registry = {
         .minimum = 0,
         .short_flag = 'e',
         .gunicorn = "raw_env",
+        .aliases = "--env",
     },
     // Behind a proxy.
     setting_info{
@@ -422,6 +423,7 @@ const std::array registry = {
         .help = "The peers a PROXY protocol header is taken from: addresses, CIDR ranges, or *.",
         .minimum = 0,
         .gunicorn = "proxy_allow_ips",
+        .aliases = "--proxy-allow-from",
     },
     // Logging.
     setting_info{

@@ -7,6 +7,7 @@
 
 #include "gunicorn.hpp"
 #include "python/interpreter.hpp"
+#include "response_head.hpp"
 
 namespace kiln::python {
 namespace {
@@ -293,7 +294,7 @@ void pre_request(const owned_request& request) {
 }
 
 void post_request(const owned_request& request, PyObject* environ, int status,
-                  std::string_view headers, std::uint64_t sent) {
+                  std::string_view reason, std::string_view headers, std::uint64_t sent) {
   if (hook("post_request") == nullptr) return;
   py_ref req = request_object(request);
   py_ref list = own(PyList_New(0));
@@ -312,7 +313,8 @@ void post_request(const owned_request& request, PyObject* environ, int status,
     if (end == std::string_view::npos) break;
     headers.remove_prefix(end + 2);
   }
-  std::string status_line = std::to_string(status);
+  std::string status_line =
+      fmt::format("{} {}", status, reason.empty() ? reason_phrase(status) : reason);
   py_ref response_arguments =
       own(Py_BuildValue("(sOK)", status_line.c_str(), list ? list.get() : Py_None,
                         static_cast<unsigned long long>(sent)));

@@ -43,6 +43,6 @@ void worker_exit();
 bool has_request_hooks() noexcept;
 void pre_request(const owned_request& request);
 void post_request(const owned_request& request, PyObject* environ, int status,
-                  std::string_view headers, std::uint64_t sent);
+                  std::string_view reason, std::string_view headers, std::uint64_t sent);
 
 }  // namespace kiln::python

@@ -132,9 +132,10 @@ py_ref environ_builder::build(const owned_request& request) {
   auto [server_host, server_port] = split_address(req.server);
   auto [peer_host, peer_port] = split_address(req.peer);
   bool unix_socket = req.server == "-";
-  // The client behind trusted proxies; the port is the peer's, when the client is the peer.
+  // The client behind trusted proxies. The port kiln knows is the peer's: said only when the
+  // client is the peer.
   std::string_view remote_host = req.client;
-  std::string_view remote_port = req.client == peer_host ? peer_port : std::string_view();
+  bool client_is_peer = req.client == peer_host;
   if (!set(e, keys->request_method.get(), std::move(method)) ||
       !set(e, keys->path_info.get(), latin1(path)) ||
       !set(e, keys->query_string.get(), latin1(req.query)) ||
@@ -142,7 +143,7 @@ py_ref environ_builder::build(const owned_request& request) {
       !set(e, keys->server_protocol.get(),
            share(req.version_minor == 0 ? keys->http_1_0.get() : keys->http_1_1.get())) ||
       !set(e, keys->remote_addr.get(), latin1(remote_host)) ||
-      !set(e, keys->remote_port.get(), latin1(remote_port)) ||
+      (client_is_peer && !set(e, keys->remote_port.get(), latin1(peer_port))) ||
       !set(e, keys->wsgi_input.get(), make_input(req.body))) {
     return nullptr;
   }

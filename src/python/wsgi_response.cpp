@@ -212,7 +212,7 @@ void wsgi_response::run(PyObject* app, PyObject* environ) noexcept {
   // PEP 3333: close() whatever happened, even when the client left midway; before the last
   // message, after which the exchange is the loop's to free.
   close_result(result.get(), work_.incoming());
-  if (hooked) post_request(work_.incoming(), environ, status_, reported_headers_, sent_);
+  if (hooked) post_request(work_.incoming(), environ, status_, reason_, reported_headers_, sent_);
   if (spare_start) reinterpret_cast<start_response_object*>(spare_start.get())->owner = nullptr;
   writer_ = nullptr;
   result.reset();
@@ -362,7 +362,7 @@ bool wsgi_response::send(std::string_view bytes, bool last) {
   outbound message{.to = &work_, .last = last};
   if (!head_sent_) {
     message.status = status_;
-    message.reason = std::move(reason_);
+    message.reason = reason_;  // Kept for the post_request hook.
     message.headers = std::move(headers_);
     message.length = length_;
     head_sent_ = true;

@@ -12,34 +12,6 @@
 namespace kiln::test {
 namespace {
 
-// Every variable kiln reads, so that the test's own environment cannot change the outcome.
-std::vector<std::string> kiln_variables() {
-  std::vector<std::string> names{"PORT", "WEB_CONCURRENCY", "HTTP_SERVE_TIMEOUT_SECONDS",
-                                 "KILN_CONFIG"};
-  for (const auto& info : setting_registry())
-    names.push_back(info.environment_variable());
-  return names;
-}
-
-struct result {
-  std::optional<exit_status> status;
-  std::string output;
-};
-
-// Runs kiln to its end with these arguments and variables, and nothing else of kiln's set.
-result run(std::vector<std::string> arguments, std::map<std::string, std::string> env = {}) {
-  kiln_process kiln(kiln_process::options{.arguments = std::move(arguments),
-                                          .environment = std::move(env),
-                                          .unset = kiln_variables(),
-                                          .wait_until_listening = false});
-  auto status = kiln.wait();
-  return {status, kiln.output()};
-}
-
-bool has_line(const std::string& output, const std::string& line) {
-  return ("\n" + output).find("\n" + line + "\n") != std::string::npos;
-}
-
 const std::string production = std::string(KILN_SOURCE_DIR) + "/config/kiln.toml";
 const std::string development = std::string(KILN_SOURCE_DIR) + "/config/kiln.local.toml";
 

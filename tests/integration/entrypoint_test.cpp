@@ -15,8 +15,8 @@ namespace {
 
 const std::string entrypoint = std::string(KILN_SOURCE_DIR) + "/entrypoint.sh";
 
-kiln_process::options run(std::vector<std::string> arguments,
-                          std::map<std::string, std::string> environment = {}) {
+kiln_process::options through_entrypoint(std::vector<std::string> arguments,
+                                         std::map<std::string, std::string> environment = {}) {
   environment.emplace("APP_SERVER", KILN_BINARY);
   return {.arguments = std::move(arguments),
           .environment = std::move(environment),
@@ -28,7 +28,7 @@ kiln_process::options run(std::vector<std::string> arguments,
 
 TEST_CASE("entrypoint.sh web serves config/kiln.toml on PORT", "[entrypoint]") {
   // Port 0: the kernel picks one, as everywhere in the tests.
-  kiln_process kiln(run(
+  kiln_process kiln(through_entrypoint(
       {"web"}, {{"PORT", "0"}, {"WEB_CONCURRENCY", "2"}, {"HTTP_SERVE_TIMEOUT_SECONDS", "17"}}));
   // exec: the server is the process the entrypoint started, not a child of a shell.
   CHECK(process_title(kiln.pid()) == "kiln: master");
@@ -54,7 +54,7 @@ TEST_CASE("entrypoint.sh web without PORT says so and exits before starting", "[
 }
 
 TEST_CASE("entrypoint.sh web-local runs the development configuration", "[entrypoint]") {
-  kiln_process kiln(run({"web-local"}, {{"PORT", "0"}}));
+  kiln_process kiln(through_entrypoint({"web-local"}, {{"PORT", "0"}}));
   REQUIRE(eventually([&] { return children_of(kiln.pid()).size() == 1; }));
   CHECK(kiln.output().find("Listening at: http://127.0.0.1:") != std::string::npos);
   CHECK(kiln.output().find("[DEBUG]") != std::string::npos);

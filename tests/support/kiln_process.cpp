@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "settings.hpp"
+
 extern char** environ;
 
 namespace kiln::test {
@@ -105,6 +107,7 @@ kiln_process::kiln_process(options how) {
         *out++ = digits[--length];
       *out = '\0';
     }
+    if (!how.directory.empty() && chdir(how.directory.c_str()) != 0) _exit(126);
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
@@ -185,6 +188,30 @@ exit_status kiln_process::stop(int number) {
   UNSCOPED_INFO("kiln output:\n" << output());
   REQUIRE(status.has_value());
   return *status;
+}
+
+std::vector<std::string> kiln_variables() {
+  std::vector<std::string> names{"PORT",        "WEB_CONCURRENCY",    "HTTP_SERVE_TIMEOUT_SECONDS",
+                                 "KILN_CONFIG", "GUNICORN_CMD_ARGS",  "VIRTUAL_ENV",
+                                 "SCRIPT_NAME", "FORWARDED_ALLOW_IPS"};
+  for (const auto& info : setting_registry())
+    names.push_back(info.environment_variable());
+  return names;
+}
+
+kiln_run run(std::vector<std::string> arguments, std::map<std::string, std::string> env,
+             std::string directory) {
+  kiln_process kiln(kiln_process::options{.arguments = std::move(arguments),
+                                          .environment = std::move(env),
+                                          .unset = kiln_variables(),
+                                          .wait_until_listening = false,
+                                          .directory = std::move(directory)});
+  auto status = kiln.wait();
+  return {status, kiln.output()};
+}
+
+bool has_line(const std::string& output, const std::string& line) {
+  return ("\n" + output).find("\n" + line + "\n") != std::string::npos;
 }
 
 }  // namespace kiln::test

@@ -53,6 +53,7 @@ class kiln_process {
     bool announce_listen_fds = true;  // false: only the descriptors, no LISTEN_ variables.
     bool wait_until_listening = true;
     std::string binary = KILN_BINARY;
+    std::string directory;  // Where it starts; the test's own when empty.
   };
 
   explicit kiln_process(options how);
@@ -88,6 +89,22 @@ class kiln_process {
   std::string output_path_;
   std::optional<exit_status> status_;
 };
+
+// Every variable kiln reads, so that a test can keep its own environment from changing the
+// outcome.
+std::vector<std::string> kiln_variables();
+
+// What a kiln that ran to its end did.
+struct kiln_run {
+  std::optional<exit_status> status;  // nullopt: it did not end in time, and was killed.
+  std::string output;
+};
+// Runs kiln to its end with these arguments and variables, and nothing else of kiln's set.
+kiln_run run(std::vector<std::string> arguments, std::map<std::string, std::string> env = {},
+             std::string directory = {});
+
+// True when output holds this whole line.
+bool has_line(const std::string& output, const std::string& line);
 
 template <typename Condition>
 bool eventually(Condition condition, std::chrono::milliseconds limit) {

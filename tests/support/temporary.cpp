@@ -38,9 +38,10 @@ void temporary_directory::write(std::string_view relative, std::string_view cont
   REQUIRE(out.good());
 }
 
-temporary_file::temporary_file(std::string_view contents, std::string_view name) {
-  std::string pattern = "/tmp/" + std::string(name) + "-XXXXXX";
-  int fd = mkstemp(pattern.data());
+temporary_file::temporary_file(std::string_view contents, std::string_view name,
+                               std::string_view suffix) {
+  std::string pattern = "/tmp/" + std::string(name) + "-XXXXXX" + std::string(suffix);
+  int fd = mkstemps(pattern.data(), static_cast<int>(suffix.size()));
   REQUIRE(fd >= 0);
   path_ = pattern;
   REQUIRE(::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size()));

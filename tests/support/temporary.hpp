@@ -25,10 +25,12 @@ class temporary_directory {
   std::string path_;
 };
 
-// A file under /tmp with these contents, removed at the end of the test.
+// A file under /tmp with these contents, removed at the end of the test. Its name is name, a
+// random part, and suffix: "kiln-test-a1B2c3.py".
 class temporary_file {
  public:
-  explicit temporary_file(std::string_view contents, std::string_view name = "kiln-test");
+  explicit temporary_file(std::string_view contents, std::string_view name = "kiln-test",
+                          std::string_view suffix = "");
   ~temporary_file();
   temporary_file(const temporary_file&) = delete;
   temporary_file& operator=(const temporary_file&) = delete;
