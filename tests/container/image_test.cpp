@@ -1,5 +1,6 @@
-// The production image, built with podman and run as a platform would run it: web with PORT,
-// web without PORT, a custom command, SIGTERM during a slow download. Slow: it builds the image.
+// The images, built with podman and run as a platform would run them: the production image with
+// web with PORT, web without PORT, a custom command, SIGTERM during a slow download; the Flask
+// image; and the team's gunicorn deployment moved to kiln by one word. Slow: it builds them.
 // It needs podman, which ../shared/tools/container-build.sh (or CONTAINER_BUILD) installs and
 // configures; without that tool the test reports itself skipped (exit code 77).
 #include <array>
@@ -96,14 +97,6 @@ class container {
   std::string name_;
   static inline int count_ = 0;
 };
-
-http_response fetch(std::uint16_t port, const std::string& path, const std::string& headers = "") {
-  http_client client(port);
-  REQUIRE(client.send(get(path, headers)));
-  auto response = client.read_response();
-  REQUIRE(response);
-  return *response;
-}
 
 }  // namespace
 
@@ -238,6 +231,39 @@ TEST_CASE("the Flask image serves the SPA's files from kiln and the API from Fla
   auto printed =
       shell("podman exec " + web.name() + " kiln -c /app/config/kiln.toml --print-config");
   CHECK(printed.output.find("wsgi_app = \"app:app\"  # env KILN_WSGI_APP") != std::string::npos);
+  auto user = shell("podman exec " + web.name() + " sh -c 'stat -c %u /proc/1'");
+  CHECK(user.output == "10001\n");
+  CHECK(web.logs().find("Error handling request") == std::string::npos);
+  REQUIRE(shell("podman kill --signal TERM " + web.name()).status == 0);
+  CHECK(web.wait() == 0);
+}
+
+TEST_CASE("the team's gunicorn deployment, moved to kiln by one word, runs in its image",
+          "[container]") {
+  const std::string team_image = "localhost/kiln-team:test";
+  double megabytes = build_image("team", team_image);
+  CHECK(megabytes < 160);
+  // As the platform runs it: its PORT and its timeout variable; gunicorn_config.py says 10
+  // workers, keep-alive 90 and an eventlet worker class.
+  container web("-e PORT=0 -e HTTP_SERVE_TIMEOUT_SECONDS=45", team_image);
+  std::uint16_t port = web.port();
+  auto api = fetch(port, "/api/data");
+  CHECK(api.status == 200);
+  CHECK(nlohmann::json::parse(api.body) == nlohmann::json{{"message", "Data from the backend"}});
+  // The team's catch-all route serves its SPA: the shell for deep links, the built assets.
+  auto index = fetch(port, "/books/2", "Accept: text/html\r\n");
+  CHECK(index.status == 200);
+  CHECK(index.body.find("id=\"app\"") != std::string::npos);
+  auto logs = web.logs();
+  CHECK(logs.find("[INFO] Using 10 workers\n") != std::string::npos);
+  CHECK(logs.find("[WARNING] /app/gunicorn_config.py:4: worker_class eventlet: kiln runs the app "
+                  "on 4 threads per worker instead") != std::string::npos);
+  auto printed = shell("podman exec " + web.name() +
+                       " kiln -c /app/gunicorn_config.py --print-config 2>/dev/null");
+  CHECK(printed.output.find("\nworkers = 10  # /app/gunicorn_config.py:3\n") != std::string::npos);
+  CHECK(printed.output.find("\nkeepalive = 90  # /app/gunicorn_config.py:6\n") !=
+        std::string::npos);
+  CHECK(printed.output.find("\ntimeout = 45  # /app/gunicorn_config.py:7\n") != std::string::npos);
   auto user = shell("podman exec " + web.name() + " sh -c 'stat -c %u /proc/1'");
   CHECK(user.output == "10001\n");
   CHECK(web.logs().find("Error handling request") == std::string::npos);

@@ -14,17 +14,7 @@
 #include "support/temporary.hpp"
 
 namespace kiln::test {
-namespace {
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream file(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(file, line);)
-    lines.push_back(line);
-  return lines;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("each request is one JSON line; health checks are left out", "[access_log]") {
   temporary_directory directory("kiln-access");

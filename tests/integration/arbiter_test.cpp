@@ -375,19 +375,8 @@ TEST_CASE("USR2 starts a new master on the same sockets with no failed request",
   load_generator load({.port = kiln.port(), .connections = 6});
   REQUIRE(load.wait_for_more(200));
 
-  kiln.signal(SIGUSR2);
-  pid_t new_master = 0;
-  REQUIRE(eventually([&] {
-    std::ifstream file(pidfile);
-    return file >> new_master && new_master != kiln.pid();
-  }));
-  // The new master is kiln's child until the old one exits; clean it up whatever happens.
-  struct reaper {
-    pid_t pid;
-    ~reaper() {
-      if (process_alive(pid)) ::kill(pid, SIGKILL);
-    }
-  } cleanup{new_master};
+  upgraded_master upgraded(kiln, pidfile);
+  pid_t new_master = upgraded.pid();
   CHECK(process_title(new_master) == "kiln: master");
   wait_for_workers(new_master, 2);
   REQUIRE(load.wait_for_more(200));

@@ -16,15 +16,6 @@ namespace {
 const std::string deployment = std::string(KILN_FIXTURES) + "/reference-deployment";
 const std::string flask_example = std::string(KILN_SOURCE_DIR) + "/examples/flask";
 
-http_response fetch(std::uint16_t port, const std::string& target,
-                    const std::string& headers = "") {
-  http_client client(port);
-  REQUIRE(client.send(get(target, headers)));
-  auto response = client.read_response();
-  REQUIRE(response);
-  return *response;
-}
-
 // The paths the team's app was asked for, through the observing wrapper.
 nlohmann::json seen_by_flask(std::uint16_t port) {
   return nlohmann::json::parse(fetch(port, "/__seen").body);

@@ -29,15 +29,6 @@ const std::string reference_config = deployment + "/gunicorn_config.py";
 const std::string gunicorn_fixtures = std::string(KILN_FIXTURES) + "/gunicorn";
 const std::string wsgi_fixtures = std::string(KILN_FIXTURES) + "/wsgi";
 
-http_response fetch(std::uint16_t port, const std::string& target,
-                    const std::string& headers = "") {
-  http_client client(port);
-  REQUIRE(client.send(get(target, headers)));
-  auto response = client.read_response();
-  REQUIRE(response);
-  return *response;
-}
-
 // The comment --print-config puts after a setting's value: where it came from.
 std::string origin_of(const std::string& printed, std::string_view setting) {
   std::istringstream lines(printed);
@@ -49,14 +40,6 @@ std::string origin_of(const std::string& printed, std::string_view setting) {
     return comment == std::string::npos ? "" : line.substr(comment + 4);
   }
   return "no such setting";
-}
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream file(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(file, line);)
-    lines.push_back(line);
-  return lines;
 }
 
 std::size_t count_of(const std::vector<std::string>& lines, const std::string& line) {
@@ -139,6 +122,22 @@ TEST_CASE(
   CHECK(fetch(kiln.port(), "/books/2").body.starts_with("<!doctype html>"));
   CHECK(kiln.stop(SIGTERM) == exited_with(0));
   CHECK(kiln.count_in_output("): exit code 0\n") == 10);
+}
+
+TEST_CASE("the migrated entrypoint differs from the team's by one word", "[gunicorn]") {
+  auto team = lines_of(deployment + "/entrypoint.sh");
+  auto migrated =
+      lines_of(std::string(KILN_SOURCE_DIR) + "/examples/gunicorn-migration/entrypoint.sh");
+  REQUIRE(team.size() == migrated.size());
+  std::vector<std::size_t> changed;
+  for (std::size_t i = 0; i < team.size(); ++i) {
+    if (team[i] != migrated[i]) changed.push_back(i);
+  }
+  REQUIRE(changed.size() == 1);
+  std::string line = migrated[changed.front()];
+  CHECK(line == "  exec kiln --error-logfile - -c /app/gunicorn_config.py app:application");
+  line.replace(line.find("kiln"), 4, "gunicorn");
+  CHECK(line == team[changed.front()]);
 }
 
 TEST_CASE("kiln --print-config names gunicorn_config.py's lines as the source of its settings",
@@ -414,7 +413,7 @@ TEST_CASE("a gunicorn setting kiln does without is one warning line, and kiln st
   std::string warning_statsd =
       file.path() +
       ":3: gunicorn's statsd_host setting has no equivalent in kiln, and is ignored: "
-      "not yet";
+      "no StatsD export yet: derive metrics from the access log";
   auto checked = run({"--check-config", "-c", file.path()});
   CHECK(checked.status == exited_with(0));
   CHECK(checked.output == "kiln: warning: " + warning_tmp + "\nkiln: warning: " + warning_statsd +
@@ -576,18 +575,8 @@ TEST_CASE("pre_exec runs in the old master before USR2 starts the new one", "[gu
        .environment = {{"HOOK_LOG", log}},
        .unset = kiln_variables()});
   REQUIRE(eventually([&] { return children_of(kiln.pid()).size() == 1; }));
-  kiln.signal(SIGUSR2);
-  pid_t new_master = 0;
-  REQUIRE(eventually([&] {
-    std::ifstream file(pidfile);
-    return file >> new_master && new_master != kiln.pid();
-  }));
-  struct reaper {
-    pid_t pid;
-    ~reaper() {
-      if (process_alive(pid)) ::kill(pid, SIGKILL);
-    }
-  } cleanup{new_master};
+  upgraded_master upgraded(kiln, pidfile);
+  pid_t new_master = upgraded.pid();
   auto lines = lines_of(log);
   CHECK(count_of(lines, "pre_exec " + std::to_string(kiln.pid())) == 1);
   // The new master reads the file again, and runs its own on_starting.

@@ -29,14 +29,6 @@ std::vector<std::string> app_arguments(std::string app, std::vector<std::string>
   return arguments;
 }
 
-http_response ask(std::uint16_t port, const std::string& target) {
-  http_client client(port);
-  REQUIRE(client.send(get(target)));
-  auto response = client.read_response();
-  REQUIRE(response);
-  return *response;
-}
-
 // A kiln that is expected to stop by itself, started without waiting for it to listen.
 kiln_process failing(std::vector<std::string> arguments) {
   return kiln_process(
@@ -175,26 +167,26 @@ TEST_CASE("gunicorn's ways of naming the app: module, module:name, module:factor
           "[python]") {
   {
     kiln_process kiln(app_arguments("probe"));  // The callable named application.
-    CHECK(ask(kiln.port(), "/hello").body == "Hello, World!\n");
+    CHECK(fetch(kiln.port(), "/hello").body == "Hello, World!\n");
   }
   {
     kiln_process kiln(app_arguments("probe:application"));
-    CHECK(ask(kiln.port(), "/hello").body == "Hello, World!\n");
+    CHECK(fetch(kiln.port(), "/hello").body == "Hello, World!\n");
   }
   {
     kiln_process kiln(app_arguments("factory:create_app()"));
-    CHECK(ask(kiln.port(), "/").body == "hello!\n");
+    CHECK(fetch(kiln.port(), "/").body == "hello!\n");
   }
   {
     kiln_process kiln(app_arguments("factory:create_app('hi', punctuation='?')"));
-    CHECK(ask(kiln.port(), "/").body == "hi?\n");
+    CHECK(fetch(kiln.port(), "/").body == "hi?\n");
   }
   {
     // KILN_WSGI_APP, as entrypoint.sh and the container set it.
     kiln_process kiln(kiln_process::options{
         .arguments = {"--bind", "127.0.0.1:0", "-w", "1", "--chdir", wsgi_fixtures},
         .environment = {{"KILN_WSGI_APP", "factory:create_app('env')"}}});
-    CHECK(ask(kiln.port(), "/").body == "env!\n");
+    CHECK(fetch(kiln.port(), "/").body == "env!\n");
   }
 }
 
@@ -243,7 +235,7 @@ TEST_CASE("a request the app produces nothing for within timeout: 504, stacks, a
     auto now = children_of(kiln.pid());
     return now.size() == 1 && now.front() != before.front();
   }));
-  CHECK(ask(kiln.port(), "/hello").status == 200);
+  CHECK(fetch(kiln.port(), "/hello").status == 200);
 }
 
 TEST_CASE("a stream that keeps producing is not taken for hung", "[python]") {
@@ -283,11 +275,11 @@ TEST_CASE("HUP starts workers that import the app afresh", "[python]") {
   versioned_app app;
   app.write(1);
   kiln_process kiln(app_arguments("versioned", {"--workers", "2"}, app.directory.path()));
-  CHECK(ask(kiln.port(), "/").body == "version 1\n");
+  CHECK(fetch(kiln.port(), "/").body == "version 1\n");
   app.write(2);
   load_generator load({.port = kiln.port()});
   kiln.signal(SIGHUP);
-  CHECK(eventually([&] { return ask(kiln.port(), "/").body == "version 2\n"; }));
+  CHECK(eventually([&] { return fetch(kiln.port(), "/").body == "version 2\n"; }));
   // Until the new workers serve, the old ones do: no request failed.
   REQUIRE(load.wait_for_more(50));
   load.stop();
@@ -298,12 +290,12 @@ TEST_CASE("reload: a change to a .py file under chdir brings new workers", "[pyt
   versioned_app app;
   app.write(1);
   kiln_process kiln(app_arguments("versioned", {"--reload"}, app.directory.path()));
-  CHECK(ask(kiln.port(), "/").body == "version 1\n");
+  CHECK(fetch(kiln.port(), "/").body == "version 1\n");
   // A file's modification time has a resolution; a moment between the writes keeps them apart.
   std::this_thread::sleep_for(1100ms);
   app.write(3);
   CHECK(kiln.wait_for_output("The app's .py files changed: reloading"));
-  CHECK(eventually([&] { return ask(kiln.port(), "/").body == "version 3\n"; }));
+  CHECK(eventually([&] { return fetch(kiln.port(), "/").body == "version 3\n"; }));
 }
 
 TEST_CASE("preload_app imports the app once, in the master, before the workers fork", "[python]") {
@@ -312,7 +304,7 @@ TEST_CASE("preload_app imports the app once, in the master, before the workers f
   kiln_process kiln(
       app_arguments("versioned", {"--preload", "--workers", "2"}, app.directory.path()));
   CHECK(kiln.wait_for_output("Preloaded the app versioned"));
-  CHECK(ask(kiln.port(), "/").body == "version 1\n");
+  CHECK(fetch(kiln.port(), "/").body == "version 1\n");
   // The workers run what the master imported: new code needs a restart, and HUP says so.
   app.write(2);
   kiln.signal(SIGHUP);
@@ -321,7 +313,7 @@ TEST_CASE("preload_app imports the app once, in the master, before the workers f
                            "start; restart kiln to run new code"));
   CHECK(kiln.wait_for_output("Reloaded the configuration"));
   for (int i = 0; i < 5; ++i)
-    CHECK(ask(kiln.port(), "/").body == "version 1\n");
+    CHECK(fetch(kiln.port(), "/").body == "version 1\n");
 
   SECTION("an app that fails to load in the master stops kiln before any worker starts") {
     auto broken = failing(app_arguments("broken_import", {"--preload"}));
@@ -346,7 +338,7 @@ def application(environ, start_response):
     return [body]
 )");
   kiln_process kiln(app_arguments("site_app", {"--pythonpath", library.path()}, project.path()));
-  auto body = ask(kiln.port(), "/").body;
+  auto body = fetch(kiln.port(), "/").body;
   CHECK(body.find("\"cwd\": \"" + project.path() + "\"") != std::string::npos);
   CHECK(body.find("\"words\": \"from pythonpath\"") != std::string::npos);
   CHECK(body.find("\"first\": \"" + project.path() + "\"") != std::string::npos);
@@ -377,11 +369,11 @@ def application(environ, start_response):
     kiln_process kiln(
         kiln_process::options{.arguments = app_arguments("venv_app", {}, project.path()),
                               .environment = {{"VIRTUAL_ENV", venv}}});
-    CHECK(ask(kiln.port(), "/").body == "the virtual environment " + venv);
+    CHECK(fetch(kiln.port(), "/").body == "the virtual environment " + venv);
   }
   {
     kiln_process kiln(app_arguments("venv_app", {"--virtualenv", venv}, project.path()));
-    CHECK(ask(kiln.port(), "/").body == "the virtual environment " + venv);
+    CHECK(fetch(kiln.port(), "/").body == "the virtual environment " + venv);
   }
   {
     // Without it, the module is not there: the app cannot load.
@@ -396,7 +388,7 @@ TEST_CASE("worker_class: gunicorn's green classes run on threads, with a warning
   CHECK(
       kiln.wait_for_output("worker_class eventlet: kiln runs the app on 8 threads per worker "
                            "instead, and never monkey-patches"));
-  CHECK(ask(kiln.port(), "/hello").status == 200);
+  CHECK(fetch(kiln.port(), "/hello").status == 200);
 }
 
 }  // namespace kiln::test

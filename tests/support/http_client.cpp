@@ -222,4 +222,12 @@ std::string get(std::string_view target, std::string_view extra_headers) {
   return request;
 }
 
+http_response fetch(std::uint16_t port, std::string_view target, std::string_view extra_headers) {
+  http_client client(port);
+  REQUIRE(client.send(get(target, extra_headers)));
+  auto response = client.read_response();
+  REQUIRE(response);
+  return *response;
+}
+
 }  // namespace kiln::test

@@ -70,4 +70,9 @@ class http_client {
 // kiln\r\n\r\n".
 std::string get(std::string_view target, std::string_view extra_headers = "");
 
+// GETs target on a connection of its own, and returns the response; fails the test when none
+// comes.
+http_response fetch(std::uint16_t port, std::string_view target,
+                    std::string_view extra_headers = "");
+
 }  // namespace kiln::test

@@ -190,6 +190,20 @@ exit_status kiln_process::stop(int number) {
   return *status;
 }
 
+upgraded_master::upgraded_master(const kiln_process& kiln, const std::string& pidfile) {
+  kiln.signal(SIGUSR2);
+  REQUIRE(eventually([&] {
+    std::ifstream file(pidfile);
+    return file >> pid_ && pid_ != kiln.pid();
+  }));
+}
+
+upgraded_master::~upgraded_master() {
+  if (pid_ <= 0 || ::kill(pid_, 0) != 0) return;
+  ::kill(pid_, SIGKILL);
+  // Its parent, the old master, reaps it; if that has gone, init does.
+}
+
 std::vector<std::string> kiln_variables() {
   std::vector<std::string> names{"PORT",        "WEB_CONCURRENCY",    "HTTP_SERVE_TIMEOUT_SECONDS",
                                  "KILN_CONFIG", "GUNICORN_CMD_ARGS",  "VIRTUAL_ENV",

@@ -90,6 +90,22 @@ class kiln_process {
   std::optional<exit_status> status_;
 };
 
+// The master a USR2 started, found by the pid it wrote to the pidfile. It is the old master's
+// child until that one exits; the destructor kills it if the test did not stop it.
+class upgraded_master {
+ public:
+  // Sends USR2 to kiln (started with --pid pidfile) and waits for the new master.
+  upgraded_master(const kiln_process& kiln, const std::string& pidfile);
+  ~upgraded_master();
+  upgraded_master(const upgraded_master&) = delete;
+  upgraded_master& operator=(const upgraded_master&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+
+ private:
+  pid_t pid_ = 0;
+};
+
 // Every variable kiln reads, so that a test can keep its own environment from changing the
 // outcome.
 std::vector<std::string> kiln_variables();

@@ -66,4 +66,12 @@ int listening_socket(std::uint16_t* port) {
   return fd;
 }
 
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream file(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(file, line);)
+    lines.push_back(line);
+  return lines;
+}
+
 }  // namespace kiln::test

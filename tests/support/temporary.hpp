@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kiln::test {
 
@@ -40,6 +41,9 @@ class temporary_file {
  private:
   std::string path_;
 };
+
+// The lines of a file, without their line ends; none when it cannot be read.
+std::vector<std::string> lines_of(const std::string& path);
 
 // A socket listening on 127.0.0.1 at a port the kernel chose, as systemd or a supervisor would
 // hand kiln one; the port goes to *port. The caller closes it.
