@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
+#include <sstream>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,6 +73,19 @@ std::vector<std::string> lines_of(const std::string& path) {
   for (std::string line; std::getline(file, line);)
     lines.push_back(line);
   return lines;
+}
+
+std::string readme_section(std::string_view name) {
+  std::ifstream file(std::string(KILN_SOURCE_DIR) + "/README.md");
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string readme = text.str();
+  std::string begin = "<!-- " + std::string(name) + ":begin -->\n";
+  auto start = readme.find(begin);
+  auto end = readme.find("<!-- " + std::string(name) + ":end -->");
+  REQUIRE(start != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  return readme.substr(start + begin.size(), end - start - begin.size());
 }
 
 }  // namespace kiln::test

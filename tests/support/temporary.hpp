@@ -45,6 +45,10 @@ class temporary_file {
 // The lines of a file, without their line ends; none when it cannot be read.
 std::vector<std::string> lines_of(const std::string& path);
 
+// What README.md holds between "<!-- NAME:begin -->" and "<!-- NAME:end -->" (the lines that a
+// test keeps in step with the code); fails the test when the markers are missing.
+std::string readme_section(std::string_view name);
+
 // A socket listening on 127.0.0.1 at a port the kernel chose, as systemd or a supervisor would
 // hand kiln one; the port goes to *port. The caller closes it.
 int listening_socket(std::uint16_t* port = nullptr);

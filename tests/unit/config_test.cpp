@@ -72,17 +72,8 @@ using strings = std::vector<std::string>;
 }  // namespace
 
 TEST_CASE("the README's settings table is the registry's", "[config]") {
-  std::ifstream file(std::string(KILN_SOURCE_DIR) + "/README.md");
-  std::stringstream text;
-  text << file.rdbuf();
-  std::string readme = text.str();
-  const std::string begin = "<!-- settings:begin -->\n";
-  auto start = readme.find(begin);
-  auto end = readme.find("<!-- settings:end -->");
-  REQUIRE(start != std::string::npos);
-  REQUIRE(end != std::string::npos);
   INFO("run scripts/update-readme to regenerate the table");
-  CHECK(readme.substr(start + begin.size(), end - start - begin.size()) == settings_markdown());
+  CHECK(readme_section("settings") == settings_markdown());
 }
 
 TEST_CASE("defaults come from the registry", "[config]") {

@@ -1,13 +1,12 @@
 #include "gunicorn.hpp"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 
 #include "settings.hpp"
+#include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
@@ -58,17 +57,8 @@ TEST_CASE("a gunicorn name is a shared setting, a setting kiln does without, or 
 
 TEST_CASE("the README lists the gunicorn settings kiln does without, with the advice",
           "[gunicorn]") {
-  std::ifstream file(std::string(KILN_SOURCE_DIR) + "/README.md");
-  std::stringstream text;
-  text << file.rdbuf();
-  std::string readme = text.str();
-  const std::string begin = "<!-- gunicorn-only:begin -->\n";
-  auto start = readme.find(begin);
-  auto end = readme.find("<!-- gunicorn-only:end -->");
-  REQUIRE(start != std::string::npos);
-  REQUIRE(end != std::string::npos);
   INFO("the table the README should have, from src/gunicorn.cpp");
-  CHECK(readme.substr(start + begin.size(), end - start - begin.size()) == gunicorn_only_table());
+  CHECK(readme_section("gunicorn-only") == gunicorn_only_table());
 }
 
 TEST_CASE("gunicorn's names for kiln's settings, where they differ", "[gunicorn]") {
