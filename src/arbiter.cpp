@@ -301,6 +301,11 @@ void arbiter::install_signal_handlers() {
 
 void arbiter::wait_for_signals() {
   int timeout = tick_ms;
+  if (std::uint64_t now = monotonic_ms(); release_sockets_ms_ != UINT64_MAX) {
+    timeout = static_cast<int>(
+        std::min<std::uint64_t>(static_cast<std::uint64_t>(timeout),
+                                release_sockets_ms_ > now ? release_sockets_ms_ - now : 0));
+  }
   if (!pending_signals_.empty()) timeout = 0;
   pollfd ready{signal_pipe[0], POLLIN, 0};
   if (poll(&ready, 1, timeout) > 0) {
@@ -488,6 +493,14 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
   try {
     drop_privileges(config_.values);
     worker server(config_.values, fds, &slot, &application_);
+    // The worker has its own descriptors for the sockets; the master's, copied by fork, would
+    // keep a socket open after the worker has stopped accepting from it.
+    for (int fd : fds) {
+      bool masters = false;
+      for_each_socket([&](listener& socket) { masters = masters || socket.fd() == fd; });
+      if (!masters) ::close(fd);  // With reuse_port, made for this worker alone.
+    }
+    for_each_socket([](listener& socket) { socket.close_socket(); });
     // The worker's own handlers are in place: signals sent meanwhile reach them now.
     sigprocmask(SIG_SETMASK, &signal_mask, nullptr);
     code = server.run();
@@ -556,6 +569,7 @@ void arbiter::reap_workers() {
     }
   }
   if (state_ == state::stopping) {
+    release_sockets_if_due();
     if (workers_.empty()) {
       state_ = state::stopped;
     } else if (monotonic_ms() >= stop_deadline_ms_) {
@@ -706,7 +720,38 @@ void arbiter::stop(bool graceful) {
       std::min(stop_deadline_ms_ == 0 ? UINT64_MAX : stop_deadline_ms_, monotonic_ms() + grace);
   for (auto& process : workers_)
     stop_worker(process, graceful ? SIGTERM : SIGQUIT);
+  // The workers go on accepting for shutdown_delay; then the sockets are let go of.
+  std::uint64_t delay =
+      graceful ? static_cast<std::uint64_t>(config_.values.shutdown_delay.count()) : 0;
+  release_sockets_ms_ = std::min(release_sockets_ms_, monotonic_ms() + delay);
+  release_sockets_if_due();
   if (workers_.empty()) state_ = state::stopped;
+}
+
+void arbiter::release_sockets_if_due() {
+  if (monotonic_ms() < release_sockets_ms_) return;
+  release_sockets_ms_ = UINT64_MAX;
+  // No worker will be started again. New clients are turned away first, so that none is
+  // half-way in when a socket closes (the workers accept a moment longer, for those whose
+  // connections the kernel had just made); then the master lets go of the sockets, so that
+  // each closes with its last worker. Held on, they would queue new clients for nobody until
+  // the master exits, and then reset them.
+  // A new master (USR2) serves the same sockets: they stay open to clients.
+  bool handed_over = new_master_ != 0;
+  for_each_socket([&](listener& socket) {
+    if (!handed_over) socket.refuse_new_clients();
+    socket.close_socket();
+  });
+}
+
+template <typename Action>
+void arbiter::for_each_socket(Action action) {
+  for (auto& socket : listeners_)
+    action(*socket);
+  if (rollback_) {
+    for (auto& socket : rollback_->listeners)
+      action(*socket);
+  }
 }
 
 std::vector<std::shared_ptr<listener>> arbiter::sockets_for(const configuration& config) const {

@@ -100,6 +100,12 @@ class arbiter {
     unsigned generation;
   };
   std::optional<rollback> rollback_;
+  // When a stopping master lets go of its sockets (UINT64_MAX: not stopping, or done).
+  std::uint64_t release_sockets_ms_ = UINT64_MAX;
+  void release_sockets_if_due();
+  // Calls action on every socket the master holds: the configuration's, and a rollback's.
+  template <typename Action>
+  void for_each_socket(Action action);
   // Shared: a socket whose bind setting a reload keeps belongs to both configurations.
   std::vector<std::shared_ptr<listener>> listeners_;
   bool serving_inherited_ = false;  // Sockets systemd handed over, with no bind setting given.

@@ -630,15 +630,11 @@ void connection::settle() noexcept {
   } else if (reader_.inside_request()) {
     worker_.arm(*this, timeout_kind::body);
   } else if (requests_ > 0) {
-    if (draining_) {
-      close();
-      return;
-    }
     // Idle time runs from the last response, not the last byte: stray empty lines between
-    // requests, which llhttp skips, do not keep a connection open.
-    if (queue() != &worker_.queue(timeout_kind::keepalive)) {
-      worker_.arm(*this, timeout_kind::keepalive);
-    }
+    // requests, which llhttp skips, do not keep a connection open. A stopping worker waits for
+    // the next request briefly: its client may be sending it already.
+    timeout_kind idle = draining_ ? timeout_kind::last_call : timeout_kind::keepalive;
+    if (queue() != &worker_.queue(idle)) worker_.arm(*this, idle);
   }
   start_reading();
 }
@@ -793,6 +789,7 @@ void connection::on_timeout(timeout_kind kind) noexcept {
     case timeout_kind::keepalive:
     case timeout_kind::send:
     case timeout_kind::linger:
+    case timeout_kind::last_call:
       close();
       break;
   }
@@ -803,9 +800,9 @@ void connection::drain() noexcept {
   bool idle = phase_ == phase::reading && pending_writes_ == 0 && !reader_.inside_request() &&
               !reader_.holds_bytes();
   if (!idle) return;  // It closes after its response.
-  // A client may have sent a request the moment before: answer it (with Connection: close)
-  // rather than close a connection with a request in it.
-  if (read_available()) close();
+  // A client may have sent a request the moment before, or be sending it: answer it (with
+  // Connection: close) rather than close a connection with a request on its way.
+  if (read_available() && phase_ != phase::closed) worker_.arm(*this, timeout_kind::last_call);
 }
 
 void connection::close() noexcept {

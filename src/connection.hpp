@@ -26,8 +26,16 @@ enum class timeout_kind : std::uint8_t {
   send,       // For the client to take a response (send_timeout); dropped.
   linger,     // After an error response, reading what the client still sends, so that the kernel
               // does not reset the connection before the client has read the response.
+  last_call,  // Idle on a stopping worker: a request that comes now is answered, with
+              // Connection: close; after it, the connection closes.
 };
-inline constexpr std::size_t timeout_kind_count = 5;
+inline constexpr std::size_t timeout_kind_count = 6;
+
+// How long an idle connection of a stopping worker waits for its next request. A client that
+// has sent nothing for this long after its last answer is not answering it: closing then risks
+// only the race every keep-alive close has, which clients retry (RFC 9112, 9.3.1). Closing at
+// once would reset the requests of clients that were already sending their next one.
+inline constexpr std::uint64_t last_call_ms = 1000;
 
 // A libuv stream of either kind a listener can accept: TCP or a unix socket.
 union stream_handle {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <memory>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -161,6 +162,7 @@ listener listener::open(const std::string& bind_text, const listen_options& opti
   listener result;
   result.bind_text_ = bind_text;
   result.backlog_ = options.backlog;
+  result.made_here_ = true;
   if (address.type == listen_address::kind::unix_socket) {
     result.fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (result.fd_ < 0) throw_errno("socket", address.path);
@@ -297,7 +299,8 @@ listener::listener(listener&& other) noexcept
       bound_(other.bound_),
       bound_length_(other.bound_length_),
       backlog_(other.backlog_),
-      reserve_(other.reserve_) {}
+      reserve_(other.reserve_),
+      made_here_(other.made_here_) {}
 
 listener& listener::operator=(listener&& other) noexcept {
   // Swapping hands this listener's old socket to other, whose destructor closes it.
@@ -309,7 +312,31 @@ listener& listener::operator=(listener&& other) noexcept {
   std::swap(bound_length_, other.bound_length_);
   std::swap(backlog_, other.backlog_);
   std::swap(reserve_, other.reserve_);
+  std::swap(made_here_, other.made_here_);
   return *this;
+}
+
+bool listener::refuse_new_clients() noexcept {
+  bool tcp = bound_.ss_family == AF_INET || bound_.ss_family == AF_INET6;
+  // A socket handed over (by systemd, or by the master before a USR2) outlives this process in
+  // others, which a filter would follow; a reuse_port master's socket only holds the port.
+  if (fd_ < 0 || !tcp || !made_here_ || reserve_) return false;
+  // A socket filter sees a listener's packets from the TCP header on: a SYN (flags at byte 13,
+  // SYN is 0x02) is dropped, so the client retries it after a second and then finds the socket
+  // closed; the data of connections already made passes, and puts them in the accept queue.
+  static sock_filter code[] = {
+      {BPF_LD | BPF_B | BPF_ABS, 0, 0, 13},
+      {BPF_JMP | BPF_JSET | BPF_K, 0, 1, 0x02},
+      {BPF_RET | BPF_K, 0, 0, 0},
+      {BPF_RET | BPF_K, 0, 0, 0xffffffff},
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(code)), code};
+  return ::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) == 0;
+}
+
+void listener::close_socket() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 listener::~listener() {

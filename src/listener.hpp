@@ -77,6 +77,13 @@ class listener {
   bool bound_to(const listen_address& address) const;
   // Leaves the unix socket file in place on close: another process serves it now.
   void keep_socket_file() noexcept { unix_path_.clear(); }
+  // Closes this process's descriptor now; the socket file, if any, goes with the object. The
+  // socket itself closes when the last process holding it does.
+  void close_socket() noexcept;
+  // Makes the kernel ignore new clients' SYNs on this TCP socket, in every process holding it,
+  // while the connections already made still reach the accept queue. Only for a socket this
+  // process made, and shares with no other server; false when it does nothing.
+  bool refuse_new_clients() noexcept;
 
  private:
   listener() = default;
@@ -90,6 +97,7 @@ class listener {
   socklen_t bound_length_ = 0;
   int backlog_ = 2048;
   bool reserve_ = false;
+  bool made_here_ = false;  // Made by open(), not handed over.
 };
 
 }  // namespace kiln

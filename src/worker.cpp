@@ -47,7 +47,7 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
                 timeout_queue(static_cast<std::uint64_t>(config.send_timeout.count())),
                 // Long enough for a response to reach a client on a slow network, short
                 // enough that a client cannot hold the slot by sending forever.
-                timeout_queue(5000)},
+                timeout_queue(5000), timeout_queue(last_call_ms)},
       read_buffer_(std::make_unique<char[]>(read_buffer_size)),
       forwarding_(config),
       proxy_trusted_(config.proxy_allow_ips),
@@ -311,16 +311,15 @@ void worker::on_signal(uv_signal_t* signal, int number) noexcept {
 void worker::begin_shutdown() noexcept {
   if (shutting_down_) return;
   start_shutdown_clock();
-  if (config_.shutdown_delay.count() == 0) {
-    stop_gracefully();
-    return;
-  }
   // Readiness answers 503 from now on, and responses close their connections, while the
-  // worker still accepts: load balancers notice and stop sending before anything is refused.
+  // worker still accepts: for shutdown_delay, so that load balancers notice and stop sending
+  // before anything is refused; and for a moment at least, for the clients whose connections
+  // the kernel made just before the master turned new ones away (their requests are on their
+  // way, and the socket may close with this worker).
+  auto delay = static_cast<std::uint64_t>(config_.shutdown_delay.count()) + last_accept_ms;
   uv_timer_start(
       &shutdown_delay_,
-      [](uv_timer_t* timer) { static_cast<worker*>(timer->data)->stop_gracefully(); },
-      static_cast<std::uint64_t>(config_.shutdown_delay.count()), 0);
+      [](uv_timer_t* timer) { static_cast<worker*>(timer->data)->stop_gracefully(); }, delay, 0);
 }
 
 void worker::start_shutdown_clock() noexcept {

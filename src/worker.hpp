@@ -26,6 +26,10 @@
 
 namespace kiln {
 
+// How long a worker that got TERM still accepts after shutdown_delay: the master turns new
+// clients away then, and those whose connections the kernel had just made still come in.
+inline constexpr std::uint64_t last_accept_ms = 250;
+
 // One worker's event loop: it accepts connections on the listening sockets it inherited, serves
 // them, and stops gracefully on request. A worker builds its own libuv loop, so that nothing of
 // the master's loop (its epoll set, its signal pipe) is shared across fork.

@@ -135,6 +135,11 @@ void load_generator::run(int) {
   while (!stopping_) {
     if (fd < 0) {
       fd = connect_to(options_.port);
+      if (fd < 0 && errno == ECONNREFUSED && options_.refusal_expected) {
+        ++refused_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
       if (fd < 0) {
         record_failure(std::string("connect: ") + strerror(errno));
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -144,7 +149,11 @@ void load_generator::run(int) {
     }
     if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
         static_cast<ssize_t>(request.size())) {
-      if (!reused) record_failure(std::string("send on a new connection: ") + strerror(errno));
+      if (!reused || options_.strict) {
+        record_failure(std::string(reused ? "send on a kept-alive connection: "
+                                          : "send on a new connection: ") +
+                       strerror(errno));
+      }
       close(fd);
       fd = -1;
       continue;
@@ -156,7 +165,7 @@ void load_generator::run(int) {
       ++succeeded_;
     } else if (result == outcome::answered) {
       record_failure("status " + std::to_string(reader.status));
-    } else if (result == outcome::closed_before_answer && reused) {
+    } else if (result == outcome::closed_before_answer && reused && !options_.strict) {
       // The server closed an idle keep-alive connection as the request went out: retry.
     } else {
       record_failure(result == outcome::closed_before_answer ? "closed before any answer" : error);

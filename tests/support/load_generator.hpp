@@ -14,7 +14,8 @@ namespace kiln::test {
 // keep-alive connections are reused, and a request that meets a keep-alive connection the
 // server closed before answering anything is retried once on a new connection (the race every
 // HTTP client handles). Anything else counts as a failure: a refused or reset connection, a
-// status other than 200, a truncated response, ten seconds without an answer.
+// status other than 200, a truncated response, ten seconds without an answer. Strict, it
+// counts that race too, as wrk does.
 class load_generator {
  public:
   struct options {
@@ -22,6 +23,10 @@ class load_generator {
     std::string path = "/";
     int connections = 4;
     bool keep_alive = true;  // false: one request per connection (Connection: close).
+    bool strict = false;     // No retry: a keep-alive connection closed under a request fails.
+    // A refused connection is the server's stop having happened, counted by refused(), not a
+    // failure.
+    bool refusal_expected = false;
   };
 
   explicit load_generator(options how);
@@ -33,6 +38,7 @@ class load_generator {
   void stop();
   std::uint64_t succeeded() const noexcept { return succeeded_.load(); }
   std::uint64_t failed() const noexcept { return failed_.load(); }
+  std::uint64_t refused() const noexcept { return refused_.load(); }
   // What the first failures were, for the test's message.
   std::vector<std::string> failures() const;
   // Waits until at least count more requests than now have succeeded.
@@ -46,6 +52,7 @@ class load_generator {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> succeeded_{0};
   std::atomic<std::uint64_t> failed_{0};
+  std::atomic<std::uint64_t> refused_{0};
   mutable std::mutex mutex_;
   std::vector<std::string> failures_;
   std::vector<std::thread> threads_;
