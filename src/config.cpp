@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 #include <pwd.h>
+#include <regex>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -406,11 +407,25 @@ void read_conventional_variables(configuration& config, const environment& env, 
   }
 }
 
+// True for the variables Kubernetes puts in every pod of a namespace that has a Service named
+// kiln, or kiln-something: KILN_SERVICE_HOST, KILN_PORT=tcp://10.0.0.1:8000,
+// KILN_PORT_8000_TCP_ADDR... They are not settings, and must not stop kiln.
+bool is_service_link(const std::string& variable, const std::string& value) {
+  static const std::regex link(
+      "KILN_([A-Z0-9_]+_)?(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_[0-9]+_(TCP|UDP|SCTP)(_("
+      "PROTO|PORT|ADDR))?)");
+  static const std::regex port("KILN_([A-Z0-9_]+_)?PORT");
+  static const std::regex address("(tcp|udp|sctp)://.*");
+  return std::regex_match(variable, link) ||
+         (std::regex_match(variable, port) && std::regex_match(value, address));
+}
+
 // KILN_<NAME> for every setting; they come after the conventional names, and so win over them.
 void read_kiln_variables(configuration& config, const environment& env) {
   const auto registry = setting_registry();
   for (const auto& [variable, text] : env) {
     if (!variable.starts_with("KILN_") || variable == "KILN_CONFIG") continue;
+    if (is_service_link(variable, text)) continue;
     const setting_info* found = nullptr;
     for (const auto& info : registry) {
       if (info.environment_variable() == variable) found = &info;

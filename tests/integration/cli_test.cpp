@@ -162,6 +162,15 @@ TEST_CASE("bad configuration from a flag or a variable is one line and exit 2", 
         "kiln: environment PORT=\"http\": PORT must be a port number from 0 to 65535\n");
 }
 
+TEST_CASE("a pod beside a Service named kiln starts: its links are not settings", "[cli]") {
+  auto checked = run({"--check-config"}, {{"KILN_PORT", "tcp://10.0.0.1:8000"},
+                                          {"KILN_SERVICE_HOST", "10.0.0.1"},
+                                          {"KILN_SERVICE_PORT", "8000"},
+                                          {"KILN_PORT_8000_TCP_ADDR", "10.0.0.1"}});
+  CHECK(checked.status == exited_with(0));
+  CHECK(checked.output == "kiln: the configuration is valid\n");
+}
+
 TEST_CASE("kiln --help prints the help and exits 0", "[cli]") {
   for (const char* flag : {"--help", "-h"}) {
     auto help = run({flag});

@@ -733,6 +733,30 @@ TEST_CASE("an unknown KILN_ variable is an error, with a suggestion", "[config]"
         "environment KILN_workers: 'KILN_workers' names no setting");
 }
 
+TEST_CASE("Kubernetes service links named kiln are not settings", "[config]") {
+  // A Service named kiln, and one named kiln-api, in the pod's namespace.
+  environment links{{"KILN_PORT", "tcp://10.0.0.1:8000"},
+                    {"KILN_SERVICE_HOST", "10.0.0.1"},
+                    {"KILN_SERVICE_PORT", "8000"},
+                    {"KILN_SERVICE_PORT_HTTP", "8000"},
+                    {"KILN_PORT_8000_TCP", "tcp://10.0.0.1:8000"},
+                    {"KILN_PORT_8000_TCP_PROTO", "tcp"},
+                    {"KILN_PORT_8000_TCP_PORT", "8000"},
+                    {"KILN_PORT_8000_TCP_ADDR", "10.0.0.1"},
+                    {"KILN_API_PORT", "udp://10.0.0.2:53"},
+                    {"KILN_API_SERVICE_HOST", "10.0.0.2"},
+                    {"KILN_API_PORT_53_UDP_ADDR", "10.0.0.2"},
+                    {"KILN_WORKERS", "3"}};
+  auto config = load({}, links);
+  CHECK(config.values.workers == 3);
+  CHECK(config.origin("bind") == "default");
+  // The same names with values a link never has are still mistakes.
+  CHECK(error_of({}, {{"KILN_PORT", "8000"}}) ==
+        "environment KILN_PORT: 'KILN_PORT' names no setting");
+  CHECK(error_of({}, {{"KILN_WORKERS_PORT", "8000"}}) ==
+        "environment KILN_WORKERS_PORT: 'KILN_WORKERS_PORT' names no setting");
+}
+
 TEST_CASE("a bad environment value names the variable and its value", "[config]") {
   CHECK(error_of({}, {{"KILN_WORKERS", "zero"}}) ==
         "environment KILN_WORKERS=\"zero\": workers must be a whole number or \"auto\", not "
