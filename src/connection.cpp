@@ -272,11 +272,14 @@ void connection::parsed(request_parser::status state) noexcept {
 void connection::on_request_head(request& req) noexcept {
   // The client waits for this before it sends the body; it goes out with this read's answers.
   if (req.expects_continue) worker_.batch().text().append(continue_response);
+  body_started_ms_ = uv_now(worker_.loop());
+  body_received_ = 0;
 }
 
 void connection::on_request_body(request& req, std::string_view chunk) noexcept {
   // Handlers get the whole body; the parser has already held it to limit_request_body.
   req.body.append(chunk);
+  body_received_ += chunk.size();
 }
 
 bool connection::on_request_complete(request& req) noexcept {
@@ -628,6 +631,13 @@ void connection::settle() noexcept {
     // A head's time runs from its first byte: slow clients cannot extend it by dribbling.
     if (queue() != &worker_.queue(timeout_kind::header)) worker_.arm(*this, timeout_kind::header);
   } else if (reader_.inside_request()) {
+    // A pause between reads has body_timeout; the body as a whole must keep body_min_rate, or
+    // a client sending a byte now and then would hold the connection for ever.
+    if (worker_.body_too_slow(body_started_ms_, body_received_)) {
+      reject(408, "body_min_rate not kept");
+      flush();
+      return;
+    }
     worker_.arm(*this, timeout_kind::body);
   } else if (requests_ > 0) {
     // Idle time runs from the last response, not the last byte: stray empty lines between

@@ -177,6 +177,8 @@ class connection final : public timeout_link,
   std::string request_id_line_;  // "X-Request-ID: ...\r\n" for the response being written.
   // For the access log: when the request began, and what its response was.
   std::uint64_t request_started_ns_ = 0;
+  std::uint64_t body_started_ms_ = 0;  // When the head was complete, on the loop's clock.
+  std::uint64_t body_received_ = 0;    // Body bytes of the current request so far.
   std::uint64_t response_bytes_ = 0;
   std::array<std::string_view, 3> response_headers_;
   std::string deferred_headers_;  // A deferred response's header lines, kept for the log.

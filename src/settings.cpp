@@ -190,6 +190,17 @@ const std::array registry = {
         .maximum = 86400,
     },
     setting_info{
+        .name = "body_min_rate",
+        .section = "HTTP",
+        .field = &settings::body_min_rate,
+        .default_value = "500",
+        .help = "Bytes per second a request body must keep up: it gets body_timeout, and a second "
+                "more for every body_min_rate bytes received (as Apache's mod_reqtimeout), then "
+                "408. A phone uploading at 4 kbit/s keeps it. 0: no minimum.",
+        .minimum = 0,
+        .maximum = 1073741824,
+    },
+    setting_info{
         .name = "send_timeout",
         .section = "HTTP",
         .field = &settings::send_timeout,

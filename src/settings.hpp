@@ -35,6 +35,7 @@ struct settings {
   milliseconds keepalive{};
   milliseconds header_timeout{};
   milliseconds body_timeout{};
+  std::int64_t body_min_rate = 0;
   milliseconds send_timeout{};
   std::int64_t limit_request_line = 0;
   std::int64_t limit_request_fields = 0;

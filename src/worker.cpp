@@ -184,9 +184,41 @@ void worker::on_connection(uv_stream_t* server, int status) noexcept {
     // the kernel queues the next ones, for this worker or another.
     entry.waiting = true;
     uv_check_start(&self.accept_gate_, on_accept_gate);
+    self.make_room();
     return;
   }
   (new connection(self))->start(server);
+}
+
+void worker::make_room() noexcept {
+  // One at a time: a closed connection gives its slot back when libuv has closed it.
+  if (making_room_ || connections_ < static_cast<std::size_t>(config_.worker_connections)) return;
+  // At worker_connections, a client that wants to talk takes the place of one that holds a
+  // slot without using it, as nginx reuses its idle connections: an idle keep-alive connection
+  // first (the longest idle), then a request head or body that has not moved for a second.
+  // The closed connection's slot goes to the waiting client (connection_closed).
+  std::uint64_t now = uv_now(&loop_);
+  auto stalled = [&](timeout_kind kind, std::chrono::milliseconds allowed) -> timeout_link* {
+    timeout_link* oldest = queue(kind).front();
+    if (oldest == nullptr) return nullptr;
+    std::uint64_t since = oldest->deadline() - static_cast<std::uint64_t>(allowed.count());
+    return now >= since + stalled_ms ? oldest : nullptr;
+  };
+  timeout_link* victim = queue(timeout_kind::keepalive).front();
+  if (victim == nullptr) victim = queue(timeout_kind::last_call).front();
+  if (victim == nullptr) victim = stalled(timeout_kind::header, config_.header_timeout);
+  if (victim == nullptr) victim = stalled(timeout_kind::body, config_.body_timeout);
+  if (victim == nullptr) return;
+  making_room_ = true;
+  ++made_room_;
+  if (now >= room_reported_ms_ + 10000) {
+    room_reported_ms_ = now;
+    spdlog::warn(
+        "worker_connections ({}) reached: closing idle and stalled connections to make room "
+        "({} so far)",
+        config_.worker_connections, made_room_);
+  }
+  static_cast<connection*>(victim)->close();
 }
 
 bool worker::accepting() const noexcept {
@@ -209,11 +241,16 @@ void worker::accept_waiting() noexcept {
     entry->waiting = false;
     (new connection(*this))->start(&entry->handle.stream);
   }
-  if (!still_waiting) uv_check_stop(&accept_gate_);
+  if (still_waiting) {
+    make_room();  // Connections become idle or stall while clients wait.
+  } else {
+    uv_check_stop(&accept_gate_);
+  }
 }
 
 void worker::connection_closed() noexcept {
   --connections_;
+  making_room_ = false;
   accept_waiting();
   finish_if_done();
 }
@@ -229,6 +266,13 @@ void worker::make_request_id(char (&id)[32]) noexcept {
   std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(random_()),
                 static_cast<unsigned long long>(random_()));
   std::memcpy(id, text, sizeof id);
+}
+
+bool worker::body_too_slow(std::uint64_t started_ms, std::uint64_t received) noexcept {
+  if (config_.body_min_rate <= 0) return false;
+  auto allowed = static_cast<std::uint64_t>(config_.body_timeout.count()) +
+                 received * 1000 / static_cast<std::uint64_t>(config_.body_min_rate);
+  return uv_now(&loop_) - started_ms > allowed;
 }
 
 void worker::arm(connection& c, timeout_kind kind) noexcept {

@@ -73,6 +73,9 @@ class worker {
     return timeouts_[static_cast<std::size_t>(kind)];
   }
   void arm(connection& c, timeout_kind kind) noexcept;
+  // body_min_rate: true when a body begun at started_ms (the loop's clock), with received bytes
+  // so far, has had more than body_timeout and a second for every body_min_rate bytes.
+  bool body_too_slow(std::uint64_t started_ms, std::uint64_t received) noexcept;
   // Has a complete request answered, now or later.
   void dispatch(request& req, responder& out) noexcept;
   void connection_opened() noexcept { ++connections_; }
@@ -94,6 +97,11 @@ class worker {
   void connection_closed() noexcept;
 
  private:
+  // At worker_connections with a client waiting: closes the connection that holds a slot
+  // least usefully, if any does.
+  void make_room() noexcept;
+  // How long a request head or body must have stood still to give up its slot to a new client.
+  static constexpr std::uint64_t stalled_ms = 1000;
   static constexpr std::size_t read_buffer_size = 64 * 1024;
 
   struct listening {
@@ -148,6 +156,9 @@ class worker {
   pid_t parent_;  // The master; when it is gone, the worker stops.
   std::uint64_t requests_ = 0;
   std::size_t connections_ = 0;
+  bool making_room_ = false;            // A connection closed to make room is closing.
+  std::uint64_t made_room_ = 0;         // Connections closed to make room, for the log.
+  std::uint64_t room_reported_ms_ = 0;  // When the log last said so.
   bool keepalive_enabled_ = true;
   bool shutting_down_ = false;  // TERM came: not ready, no more keep-alive.
   bool stopping_ = false;       // Not accepting any more.

@@ -437,6 +437,36 @@ TEST_CASE("a request body that stalls gets 408 after body_timeout", "[connection
   CHECK(client.closed_by_server());
 }
 
+TEST_CASE("a body sent a byte now and then gets 408 once body_min_rate is not kept",
+          "[connection][timeout]") {
+  // A second to start with, and 10 ms more for each byte: 20 bytes in 0.2 s each never keep up.
+  kiln_process kiln(serve_www({"--body-timeout", "1", "--body-min-rate", "100"}));
+  http_client client(kiln.port());
+  REQUIRE(client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
+  auto started = std::chrono::steady_clock::now();
+  std::optional<http_response> response;
+  for (int sent = 0; sent < 100 && !response; ++sent) {
+    if (!client.send("x")) break;
+    response = client.read_response(false, 200ms);
+  }
+  if (!response) response = client.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 408);
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  CHECK(client.closed_by_server());
+
+  // A body that keeps the rate is read whole, however long it takes (here, a 1.5 s body).
+  http_client steady(kiln.port());
+  REQUIRE(steady.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1500\r\n\r\n"));
+  for (int piece = 0; piece < 10; ++piece) {
+    REQUIRE(steady.send(std::string(150, 'y')));
+    std::this_thread::sleep_for(150ms);
+  }
+  auto answered = steady.read_response();
+  REQUIRE(answered);
+  CHECK(answered->status == 405);  // POST to static files: the body came whole, then the answer.
+}
+
 TEST_CASE("keepalive 0 closes every connection after its response", "[connection]") {
   kiln_process kiln(serve_www({"--keepalive", "0"}));
   http_client client(kiln.port());

@@ -9,7 +9,7 @@
 
 namespace kiln::test {
 
-TEST_CASE("at worker_connections the worker stops accepting until a connection closes",
+TEST_CASE("at worker_connections the longest idle connection makes room for a new client",
           "[worker]") {
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--worker-connections", "3"});
   std::vector<std::unique_ptr<http_client>> open;
@@ -20,20 +20,65 @@ TEST_CASE("at worker_connections the worker stops accepting until a connection c
     REQUIRE(response);
     CHECK(response->status == 404);
   }
-  // The kernel completes the handshake, but the worker does not take the connection.
+  // All three are idle on keep-alive: the first to have gone idle gives its slot up.
   http_client fourth(kiln.port());
   REQUIRE(fourth.send(get("/")));
-  CHECK_FALSE(fourth.read_response(false, 700ms));
-
-  // One closes: the fourth is accepted and answered.
-  open.front().reset();
   auto response = fourth.read_response();
   REQUIRE(response);
   CHECK(response->status == 404);
-
+  CHECK(open.front()->closed_by_server());
+  CHECK(
+      kiln.wait_for_output("worker_connections (3) reached: closing idle and stalled "
+                           "connections to make room (1 so far)"));
   // The others still work.
-  REQUIRE(open.back()->send(get("/")));
-  CHECK(open.back()->read_response());
+  for (std::size_t i = 1; i < open.size(); ++i) {
+    REQUIRE(open[i]->send(get("/")));
+    CHECK(open[i]->read_response());
+  }
+}
+
+TEST_CASE("at worker_connections a head that stands still gives its slot up after a second",
+          "[worker]") {
+  kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--worker-connections", "2"});
+  http_client slow(kiln.port());
+  REQUIRE(slow.send("GET / HTTP/1.1\r\nHost: ki"));
+  http_client busy(kiln.port());
+  REQUIRE(busy.send("GET / HTTP/1.1\r\nHost: ki"));
+  // Both slots hold heads that started just now: the third client waits its turn...
+  http_client third(kiln.port());
+  REQUIRE(third.send(get("/")));
+  // ...until the first head has stood still for a second, and is closed to make room.
+  auto response = third.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 404);
+  CHECK(slow.closed_by_server());
+}
+
+TEST_CASE("at worker_connections with every slot busy the worker stops accepting until one frees",
+          "[worker]") {
+  kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--worker-connections", "2",
+                     "--threads", "2", "--chdir", std::string(KILN_FIXTURES) + "/wsgi",
+                     "probe:application"});
+  std::vector<std::unique_ptr<http_client>> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.push_back(std::make_unique<http_client>(kiln.port()));
+    REQUIRE(busy.back()->send(get("/sleep?s=2")));
+  }
+  // The kernel completes the handshake, but the worker does not take the connection: no slot
+  // is idle or stalled, both answer.
+  http_client third(kiln.port());
+  REQUIRE(third.send(get("/hello")));
+  CHECK_FALSE(third.read_response(false, 700ms));
+  for (auto& client : busy) {
+    auto slept = client->read_response();
+    REQUIRE(slept);
+    CHECK(slept->body == "slept\n");
+  }
+  // A slot is free once a sleeper's connection is idle (and so can be given up): the third is
+  // answered.
+  auto response = third.read_response();
+  REQUIRE(response);
+  CHECK(response->body == "Hello, World!\n");
 }
 
 TEST_CASE("TERM lets a request in flight finish and exits 0", "[worker]") {
