@@ -126,12 +126,13 @@ void raise_open_file_limit(std::int64_t worker_connections) {
     setrlimit(RLIMIT_NOFILE, &limit);
     getrlimit(RLIMIT_NOFILE, &limit);
   }
-  auto needed = static_cast<rlim_t>(worker_connections) + 128;
-  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+  std::size_t cap = connection_cap(worker_connections);
+  if (cap < static_cast<std::size_t>(worker_connections)) {
     spdlog::warn(
-        "The open file limit ({}) is below worker_connections plus room for files ({}): "
-        "raise it (ulimit -n, LimitNOFILE=) or lower worker_connections",
-        limit.rlim_cur, needed);
+        "The open file limit ({}) holds {} connections per worker (two descriptors each, for a "
+        "streamed file, and {} to spare), not worker_connections ({}): each worker takes {} at "
+        "most. Raise the limit (ulimit -n, LimitNOFILE=) or lower worker_connections",
+        limit.rlim_cur, cap, descriptors_kept, worker_connections, cap);
   }
 }
 

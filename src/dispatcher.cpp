@@ -26,10 +26,12 @@ void dispatcher::dispatch(request& req, responder& out, std::uint64_t now_ms, bo
     return;
   }
   if (!config_.ready_path.empty() && req.path == config_.ready_path) {
-    if (ready) {
-      out.send(200, probe_headers, {}, "ready\n");
-    } else {
+    if (!ready) {
       out.send(503, probe_headers, {}, "stopping\n");
+    } else if (static_files_ && !static_files_->usable(now_ms)) {
+      out.send(503, probe_headers, {}, "static_root cannot be read\n");
+    } else {
+      out.send(200, probe_headers, {}, "ready\n");
     }
     return;
   }

@@ -259,10 +259,12 @@ bool static_files::serve(const request& req, responder& out, std::uint64_t now_m
       return decline(404);
   }
   const cached_file* file = find(relative_, {}, now_ms);
+  if (file == nullptr && answer_unavailable(lookup_error_, req.path, out, now_ms)) return true;
   if (file == nullptr && options_.spa_fallback && is_page_navigation(req, options_.api_prefix)) {
     // A page the app routes in the browser: the app's entry point answers it.
     relative_.assign("index.html");
     file = find(relative_, {}, now_ms);
+    if (file == nullptr && answer_unavailable(lookup_error_, req.path, out, now_ms)) return true;
   }
   if (file == nullptr) return decline(404);
   // "/docs/" whose index.html is a directory: adding another slash would redirect for ever.
@@ -285,6 +287,56 @@ bool static_files::serve(const request& req, responder& out, std::uint64_t now_m
     }
   }
   respond(req, *file, relative_, out);
+  return true;
+}
+
+bool static_files::usable(std::uint64_t now_ms) noexcept {
+  if (now_ms - root_checked_ms_ >= revalidate_after_ms || root_checked_ms_ == 0) {
+    root_checked_ms_ = now_ms;
+    bool was = root_usable_;
+    root_usable_ = ::faccessat(root_fd_, ".", R_OK | X_OK, AT_EACCESS) == 0;
+    if (was && !root_usable_) {
+      spdlog::error("static_root \"{}\" cannot be read: {}; answering 503, not ready",
+                    options_.root, std::generic_category().message(errno));
+    } else if (!was && root_usable_) {
+      spdlog::info("static_root \"{}\" can be read again", options_.root);
+    }
+  }
+  return root_usable_;
+}
+
+bool static_files::answer_unavailable(int error, std::string_view path, responder& out,
+                                      std::uint64_t now_ms) noexcept {
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+    case ELOOP:
+    case EXDEV:
+    case ENAMETOOLONG:
+      return false;  // Not there, or not beneath the root: absent.
+    case EACCES:
+    case EPERM:
+      // A file kiln may not read is forbidden; a root it may not read is kiln's problem.
+      if (usable(now_ms)) {
+        out.send_status(403);
+        return true;
+      }
+      out.send_status(503, "Retry-After: 1\r\n");
+      return true;
+    default:
+      break;
+  }
+  // Short of descriptors (EMFILE, ENFILE), memory, or a disk that fails: the client may try
+  // again; the operator is told, without a line per request.
+  if (now_ms >= unavailable_logged_ms_ + 10000) {
+    spdlog::error("static file \"{}\": {}; answering 503 ({} more since the last report)", path,
+                  std::generic_category().message(error), unavailable_unsaid_);
+    unavailable_logged_ms_ = now_ms;
+    unavailable_unsaid_ = 0;
+  } else {
+    ++unavailable_unsaid_;
+  }
+  out.send_status(503, "Retry-After: 1\r\n");
   return true;
 }
 
@@ -415,11 +467,12 @@ const static_files::cached_file* static_files::find(const std::string& relative,
   int error = 0;
   auto loaded = load(relative, encoding, error);
   if (!loaded) {
-    if (error != ENOENT && error != ENOTDIR && error != ELOOP && error != EXDEV &&
-        error != ENAMETOOLONG && error != EACCES) {
-      spdlog::error("static file \"{}\": {}", relative, std::generic_category().message(error));
-    }
+    lookup_error_ = error;
     return nullptr;
+  }
+  if (!root_usable_) {
+    root_checked_ms_ = 0;  // A file could be read: the root may be usable again.
+    usable(now_ms);
   }
   loaded->checked_ms = now_ms;
   std::size_t size = loaded->contents ? loaded->contents->size() : 0;
@@ -434,6 +487,7 @@ const static_files::cached_file* static_files::find(const std::string& relative,
     return slot->second.get();
   } catch (const std::bad_alloc&) {
     cached_bytes_ -= size;
+    lookup_error_ = ENOMEM;
     return nullptr;
   }
 }

@@ -65,6 +65,10 @@ class static_files {
   // at a time and no symlink is followed. Tests switch to that path with this.
   void use_openat2(bool enabled) noexcept { use_openat2_ = enabled; }
 
+  // False while the root cannot be read or searched (its permissions changed under kiln):
+  // readiness fails, and files are answered 503. Looked at at most once a second.
+  bool usable(std::uint64_t now_ms) noexcept;
+
  private:
   struct cached_file;
   struct string_hash {
@@ -87,8 +91,19 @@ class static_files {
                responder& out) noexcept;
   void redirect_to_directory(const request& req, responder& out) noexcept;
 
+  // Answers a request for which find() found no file, for a reason other than its absence:
+  // 403 for a file kiln may not read, 503 (with Retry-After, and a line in the log) when the
+  // root is unusable or the system is short of descriptors or memory. False when it is absent.
+  bool answer_unavailable(int error, std::string_view path, responder& out,
+                          std::uint64_t now_ms) noexcept;
+
   static_options options_;
   int root_fd_ = -1;
+  int lookup_error_ = 0;  // Why find() last returned nullptr: an errno.
+  bool root_usable_ = true;
+  std::uint64_t root_checked_ms_ = 0;
+  std::uint64_t unavailable_logged_ms_ = 0;  // Said at most every 10 s, with what was not.
+  std::uint64_t unavailable_unsaid_ = 0;
   bool use_openat2_ = true;
   std::size_t cached_bytes_ = 0;
   std::string relative_;  // Scratch space for the path being served, reused between requests.

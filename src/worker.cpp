@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <system_error>
 #include <unistd.h>
@@ -33,6 +34,15 @@ bool is_unix_socket(int fd) noexcept {
 
 }  // namespace
 
+std::size_t connection_cap(std::int64_t worker_connections) noexcept {
+  auto cap = static_cast<std::size_t>(worker_connections);
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return cap;
+  auto room = static_cast<std::size_t>(limit.rlim_cur);
+  return std::clamp<std::size_t>(room > descriptors_kept ? (room - descriptors_kept) / 2 : 1, 1,
+                                 cap);
+}
+
 worker::worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot,
                const app* application)
     : config_(config),
@@ -53,7 +63,8 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
       proxy_trusted_(config.proxy_allow_ips),
       slot_(slot),
       parent_(getppid()),
-      keepalive_enabled_(config.keepalive.count() > 0) {
+      keepalive_enabled_(config.keepalive.count() > 0),
+      connection_cap_(connection_cap(config.worker_connections)) {
   // Everything that can fail on a setting comes before the loop owns any handle.
   if (!config.access_log.empty()) {
     access_log_ = std::make_unique<access_log>(config.access_log, config.access_log_format);
@@ -192,7 +203,7 @@ void worker::on_connection(uv_stream_t* server, int status) noexcept {
 
 void worker::make_room() noexcept {
   // One at a time: a closed connection gives its slot back when libuv has closed it.
-  if (making_room_ || connections_ < static_cast<std::size_t>(config_.worker_connections)) return;
+  if (making_room_ || connections_ < connection_cap_) return;
   // At worker_connections, a client that wants to talk takes the place of one that holds a
   // slot without using it, as nginx reuses its idle connections: an idle keep-alive connection
   // first (the longest idle), then a request head or body that has not moved for a second.
@@ -216,13 +227,13 @@ void worker::make_room() noexcept {
     spdlog::warn(
         "worker_connections ({}) reached: closing idle and stalled connections to make room "
         "({} so far)",
-        config_.worker_connections, made_room_);
+        connection_cap_, made_room_);
   }
   static_cast<connection*>(victim)->close();
 }
 
 bool worker::accepting() const noexcept {
-  if (connections_ >= static_cast<std::size_t>(config_.worker_connections)) return false;
+  if (connections_ >= connection_cap_) return false;
   return !python_ || !python_->saturated();
 }
 

@@ -26,6 +26,12 @@
 
 namespace kiln {
 
+// How many connections a worker takes at once: worker_connections, or fewer when the open file
+// limit cannot hold them. A connection can hold two descriptors (its socket, and a file it
+// streams); some are kept for the rest (the loop, logs, files the app opens).
+std::size_t connection_cap(std::int64_t worker_connections) noexcept;
+inline constexpr std::size_t descriptors_kept = 64;
+
 // How long a worker that got TERM still accepts after shutdown_delay: the master turns new
 // clients away then, and those whose connections the kernel had just made still come in.
 inline constexpr std::uint64_t last_accept_ms = 250;
@@ -160,6 +166,7 @@ class worker {
   std::uint64_t made_room_ = 0;         // Connections closed to make room, for the log.
   std::uint64_t room_reported_ms_ = 0;  // When the log last said so.
   bool keepalive_enabled_ = true;
+  std::size_t connection_cap_;  // connection_cap(worker_connections).
   bool shutting_down_ = false;  // TERM came: not ready, no more keep-alive.
   bool stopping_ = false;       // Not accepting any more.
 };

@@ -1,6 +1,9 @@
 #include "static_files.hpp"
 
+#include <cerrno>
+#include <fcntl.h>
 #include <filesystem>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -515,6 +518,35 @@ TEST_CASE("static_files streams files above 1 MiB from their descriptor", "[stat
   CHECK(a.streamed);
   CHECK(a.body == big.substr(1048570, 20));
   CHECK(has_header(a, "Content-Range: bytes 1048570-1048589/" + std::to_string(big.size())));
+}
+
+TEST_CASE("static_files: out of descriptors is a 503 with Retry-After, never a 404",
+          "[static_files]") {
+  temporary_directory root("kiln-static-unit");
+  root.write("index.html", "home");
+  root.write("app.js", "code");
+  static_files files({root.path(), true});  // With the SPA fallback, which must not hide it.
+  CHECK(serve(files, "/index.html").status == 200);
+  // Every descriptor the limit allows taken: the next open fails with EMFILE.
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = 256;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> taken;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+    taken.push_back(fd);
+  REQUIRE(errno == EMFILE);
+  auto a = serve(files, "/app.js", 5000);
+  auto page = serve(files, "/books/2", 5000, {{"Accept", "text/html"}});
+  for (int fd : taken)
+    ::close(fd);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(a.status == 503);
+  CHECK(has_header(a, "Retry-After: 1"));
+  CHECK(page.status == 503);
+  // With descriptors again, the same requests are answered.
+  CHECK(serve(files, "/app.js", 6000).body == "code");
 }
 
 }  // namespace kiln::test
