@@ -1,5 +1,6 @@
 #include "connection.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
@@ -63,7 +64,11 @@ struct connection::pending_write {
 // A read still in flight when the connection closes keeps the stream alive until its callback,
 // which then frees it.
 struct connection::file_stream {
-  static constexpr std::size_t piece_size = 256 * 1024;
+  // Pieces grow while the socket takes them whole, as a fast client does, and are small again
+  // once it does not. What a full socket does not take is not kept: it is read again from the
+  // file later, but for a small tail whose write says when the socket has room.
+  static constexpr std::size_t largest_piece = 256 * 1024;
+  static constexpr std::size_t smallest_piece = 16 * 1024;
 
   uv_fs_t request;
   connection* owner;
@@ -72,6 +77,8 @@ struct connection::file_stream {
   std::uint64_t remaining;
   bool zero_copy;
   std::unique_ptr<char[]> buffer;
+  std::size_t buffer_size = 0;
+  std::size_t next_piece = smallest_piece;
   bool reading = false;
 
   file_stream(connection* o, int file, std::uint64_t from, std::uint64_t length,
@@ -695,15 +702,16 @@ bool connection::send_file_directly(file_stream& file) noexcept {
 }
 
 void connection::read_file_piece(file_stream& file) noexcept {
-  if (!file.buffer) {
-    file.buffer.reset(new (std::nothrow) char[file_stream::piece_size]);
+  std::size_t wanted = file.next_piece;
+  if (file.buffer_size != wanted) {
+    file.buffer.reset(new (std::nothrow) char[wanted]);
+    file.buffer_size = file.buffer ? wanted : 0;
     if (!file.buffer) {
       close();
       return;
     }
   }
-  auto size =
-      static_cast<unsigned>(std::min<std::uint64_t>(file.remaining, file_stream::piece_size));
+  auto size = static_cast<unsigned>(std::min<std::uint64_t>(file.remaining, wanted));
   uv_buf_t piece = uv_buf_init(file.buffer.get(), size);
   int error = uv_fs_read(worker_.loop(), &file.request, file.fd, &piece, 1,
                          static_cast<std::int64_t>(file.offset), on_file_read);
@@ -734,8 +742,42 @@ void connection::on_file_read(uv_fs_t* request) noexcept {
   }
   file->offset += static_cast<std::uint64_t>(size);
   file->remaining -= static_cast<std::uint64_t>(size);
-  self.write_borrowed(file->buffer.get(), static_cast<std::size_t>(size));
-  self.settle();
+  self.send_piece(*file, static_cast<std::size_t>(size));
+}
+
+void connection::send_piece(file_stream& file, std::size_t size) noexcept {
+  uv_buf_t piece = uv_buf_init(file.buffer.get(), static_cast<unsigned>(size));
+  int taken = uv_try_write(&handle_.stream, &piece, 1);
+  if (taken >= 0 && static_cast<std::size_t>(taken) == size) {
+    file.next_piece = std::min(file.next_piece * 2, file_stream::largest_piece);
+    settle();
+    return;
+  }
+  if (taken < 0 && taken != UV_EAGAIN) {
+    close();  // The client is gone.
+    return;
+  }
+  // The socket is full: a small tail waits in memory, and the rest is read again later.
+  std::size_t sent = taken > 0 ? static_cast<std::size_t>(taken) : 0;
+  std::size_t tail = std::min(size - sent, file_stream::smallest_piece);
+  std::uint64_t unsent = size - sent - tail;
+  file.offset -= unsent;
+  file.remaining += unsent;
+  file.next_piece = file_stream::smallest_piece;
+  if (file.buffer_size != file_stream::smallest_piece) {
+    std::unique_ptr<char[]> small(new (std::nothrow) char[file_stream::smallest_piece]);
+    if (!small) {
+      close();
+      return;
+    }
+    std::memcpy(small.get(), file.buffer.get() + sent, tail);
+    file.buffer = std::move(small);
+    file.buffer_size = file_stream::smallest_piece;
+  } else if (sent > 0) {
+    std::memmove(file.buffer.get(), file.buffer.get() + sent, tail);
+  }
+  write_borrowed(file.buffer.get(), tail);
+  settle();
 }
 
 void connection::write_borrowed(const char* data, std::size_t size) noexcept {

@@ -122,6 +122,8 @@ class connection final : public timeout_link,
   // Sends what of the file the socket takes now with sendfile; false when it failed.
   bool send_file_directly(file_stream& file) noexcept;
   void read_file_piece(file_stream& file) noexcept;
+  // Writes a piece just read; what a full socket does not take goes back to the file.
+  void send_piece(file_stream& file, std::size_t size) noexcept;
   // Writes bytes that stay valid until the write completes (a streamed file's buffer).
   void write_borrowed(const char* data, std::size_t size) noexcept;
   // Hands a write to libuv, which calls on_write when it is done; closes on failure.

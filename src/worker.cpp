@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <system_error>
@@ -176,11 +177,21 @@ void worker::on_heartbeat(uv_timer_t* timer) noexcept {
                                           std::memory_order_relaxed);
     }
   }
+  self.return_memory();
   // PR_SET_PDEATHSIG tells a worker that its master died; this catches a death before it was set.
   if (getppid() != self.parent_ && !self.stopping_) {
     spdlog::warn("The master is gone: stopping");
     self.stop_gracefully();
   }
+}
+
+void worker::return_memory() noexcept {
+  // What a thousand connections allocated (buffers, partial heads, bodies) stays with glibc's
+  // allocator after they close, and the worker's RSS with it: once most are gone, it goes back.
+  constexpr std::size_t flood = 128;
+  if (busiest_ < connections_ + flood) return;
+  ::malloc_trim(0);
+  busiest_ = connections_;
 }
 
 void worker::on_connection(uv_stream_t* server, int status) noexcept {
@@ -206,7 +217,8 @@ void worker::make_room() noexcept {
   if (making_room_ || connections_ < connection_cap_) return;
   // At worker_connections, a client that wants to talk takes the place of one that holds a
   // slot without using it, as nginx reuses its idle connections: an idle keep-alive connection
-  // first (the longest idle), then a request head or body that has not moved for a second.
+  // first (the longest idle), then a request head or body that has not moved for a second, then
+  // a response its client has taken nothing of for a second.
   // The closed connection's slot goes to the waiting client (connection_closed).
   std::uint64_t now = uv_now(&loop_);
   auto stalled = [&](timeout_kind kind, std::chrono::milliseconds allowed) -> timeout_link* {
@@ -219,6 +231,7 @@ void worker::make_room() noexcept {
   if (victim == nullptr) victim = queue(timeout_kind::last_call).front();
   if (victim == nullptr) victim = stalled(timeout_kind::header, config_.header_timeout);
   if (victim == nullptr) victim = stalled(timeout_kind::body, config_.body_timeout);
+  if (victim == nullptr) victim = stalled(timeout_kind::send, config_.send_timeout);
   if (victim == nullptr) return;
   making_room_ = true;
   ++made_room_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -84,7 +85,10 @@ class worker {
   bool body_too_slow(std::uint64_t started_ms, std::uint64_t received) noexcept;
   // Has a complete request answered, now or later.
   void dispatch(request& req, responder& out) noexcept;
-  void connection_opened() noexcept { ++connections_; }
+  void connection_opened() noexcept {
+    ++connections_;
+    busiest_ = std::max(busiest_, connections_);
+  }
 
   // What trusted proxies say of a request: its scheme and client.
   const forwarding& forwarded() const noexcept { return forwarding_; }
@@ -106,6 +110,8 @@ class worker {
   // At worker_connections with a client waiting: closes the connection that holds a slot
   // least usefully, if any does.
   void make_room() noexcept;
+  // Returns the allocator's free memory to the system once a flood of connections has gone.
+  void return_memory() noexcept;
   // How long a request head or body must have stood still to give up its slot to a new client.
   static constexpr std::uint64_t stalled_ms = 1000;
   static constexpr std::size_t read_buffer_size = 64 * 1024;
@@ -163,6 +169,7 @@ class worker {
   std::uint64_t requests_ = 0;
   std::size_t connections_ = 0;
   bool making_room_ = false;            // A connection closed to make room is closing.
+  std::size_t busiest_ = 0;             // The most connections since memory was last returned.
   std::uint64_t made_room_ = 0;         // Connections closed to make room, for the log.
   std::uint64_t room_reported_ms_ = 0;  // When the log last said so.
   bool keepalive_enabled_ = true;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
 #include "support/load_generator.hpp"
 #include "support/temporary.hpp"
@@ -35,8 +37,21 @@ void raise_descriptor_limit() {
 const std::string& site() {
   static const temporary_directory root("kiln-attack");
   [[maybe_unused]] static const bool written =
-      (root.write("small.txt", "ok\n"), root.write("big.bin", std::string(1 << 20, 'b')), true);
+      (root.write("small.txt", "ok\n"), root.write("big.bin", std::string(1 << 20, 'b')),
+       root.write("huge.bin", std::string(50 << 20, 'h')), true);
   return root.path();
+}
+
+// The resident memory of the master's only worker, in MiB.
+double worker_rss_mib(pid_t master) {
+  auto workers = children_of(master);
+  REQUIRE(workers.size() == 1);
+  std::ifstream status("/proc/" + std::to_string(workers.front()) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:")) return std::stod(line.substr(6)) / 1024;
+  }
+  FAIL("no VmRSS");
+  return 0;
 }
 
 int connect_to(std::uint16_t port) {
@@ -67,7 +82,7 @@ void read_small_response(int fd) {
   }
 }
 
-enum class attack { idle_keep_alive, slow_upload, slow_reader };
+enum class attack { idle_keep_alive, slow_upload, slow_reader, slow_huge_reader };
 
 const char* name_of(attack kind) {
   switch (kind) {
@@ -77,6 +92,8 @@ const char* name_of(attack kind) {
       return "uploads at a byte a second";
     case attack::slow_reader:
       return "readers that never read a 1 MiB response";
+    case attack::slow_huge_reader:
+      return "readers that never read a 50 MiB response";
   }
   return "?";
 }
@@ -99,6 +116,10 @@ class attack_clients {
         case attack::slow_reader:
           // Never read: what kiln sent waits in the kernel's buffers.
           send_all(fd, "GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+          break;
+        case attack::slow_huge_reader:
+          // Never read, and more than the kernel's buffers hold: kiln streams the rest.
+          send_all(fd, "GET /huge.bin HTTP/1.1\r\nHost: a\r\n\r\n");
           break;
       }
     }
@@ -138,7 +159,13 @@ double rate(const load_generator& load) {
   return static_cast<double>(load.succeeded() - before) / seconds;
 }
 
-void withstand(attack kind) {
+// Normal clients' throughput and the worker's memory before, during and after the attack.
+struct measured {
+  double rate_before, rate_during;
+  double memory_before, memory_during, memory_after;
+};
+
+measured withstand(attack kind) {
   raise_descriptor_limit();
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--static-root", site()});
   load_generator normal({.port = kiln.port(),
@@ -147,20 +174,36 @@ void withstand(attack kind) {
                          .keep_alive = false,
                          .strict = true});
   REQUIRE(normal.wait_for_more(200));
-  double before = rate(normal);
-  attack_clients attack(kind, kiln.port());
-  // Whatever the attackers hold, new clients get their answers.
+  measured result{};
+  result.rate_before = rate(normal);
+  result.memory_before = worker_rss_mib(kiln.pid());
+  {
+    attack_clients attack(kind, kiln.port());
+    // Whatever the attackers hold, new clients get their answers.
+    REQUIRE(normal.wait_for_more(200));
+    result.rate_during = rate(normal);
+    result.memory_during = worker_rss_mib(kiln.pid());
+  }
+  // The attackers gone, their memory goes back (the worker looks once a heartbeat).
   REQUIRE(normal.wait_for_more(200));
-  double during = rate(normal);
-  std::printf("%s: normal clients %.0f requests/s before, %.0f during the attack: %.2f\n",
-              name_of(kind), before, during, during / before);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  result.memory_after = worker_rss_mib(kiln.pid());
+  std::printf(
+      "%s: normal clients %.0f requests/s before, %.0f during the attack (%.2f); worker RSS "
+      "%.1f MiB before, %.1f during, %.1f after\n",
+      name_of(kind), result.rate_before, result.rate_during,
+      result.rate_during / result.rate_before, result.memory_before, result.memory_during,
+      result.memory_after);
   normal.stop();
   std::string listed;
   for (const auto& failure : normal.failures())
     listed += "  " + failure + "\n";
   INFO(name_of(kind) << "; failures:\n" << listed);
   CHECK(normal.failed() == 0);
-  CHECK(during > 0);
+  CHECK(result.rate_during > 0);
+  // What the attack made the worker allocate is returned once it has gone.
+  CHECK(result.memory_after < result.memory_before + 16);
+  return result;
 }
 
 }  // namespace
@@ -176,6 +219,43 @@ TEST_CASE("a thousand uploads at a byte a second do not starve new clients", "[a
 TEST_CASE("a thousand clients that never read their response do not starve new clients",
           "[attack]") {
   withstand(attack::slow_reader);
+}
+
+TEST_CASE("a thousand clients that never read a long response cost little memory", "[attack]") {
+  // Each stream's buffer is what its socket can take: a slow reader's is small.
+  auto result = withstand(attack::slow_huge_reader);
+  CHECK(result.memory_during < result.memory_before + 64);
+}
+
+TEST_CASE("the memory of a flood of partial request heads goes back once it is over", "[attack]") {
+  raise_descriptor_limit();
+  kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--static-root", site()});
+  CHECK(fetch(kiln.port(), "/small.txt").status == 200);
+  double before = worker_rss_mib(kiln.pid());
+  // Three waves of a thousand heads of 60 KiB, each left unfinished, then dropped.
+  std::string partial = "GET /small.txt HTTP/1.1\r\nHost: a\r\n";
+  for (int field = 0; field < 8; ++field)
+    partial += "X-Padding-" + std::to_string(field) + ": " + std::string(7500, 'p') + "\r\n";
+  double peak = before;
+  for (int wave = 0; wave < 3; ++wave) {
+    std::vector<int> fds;
+    for (int i = 0; i < attackers; ++i) {
+      fds.push_back(connect_to(kiln.port()));
+      send_all(fds.back(), partial);
+    }
+    REQUIRE(fetch(kiln.port(), "/small.txt").status == 200);  // They are all in.
+    peak = std::max(peak, worker_rss_mib(kiln.pid()));
+    for (int fd : fds)
+      ::close(fd);
+  }
+  double after = 0;
+  CHECK(eventually([&] {
+    after = worker_rss_mib(kiln.pid());
+    return after < before + 16;
+  }));
+  std::printf("partial heads: worker RSS %.1f MiB before, %.1f at the peak, %.1f after\n", before,
+              peak, after);
+  CHECK(peak > before + 16);  // The flood did cost memory: the test measures something.
 }
 
 }  // namespace kiln::test
