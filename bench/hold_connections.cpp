@@ -2,15 +2,14 @@
 // then holds them all open and idle until its standard input closes. Prints "ready N" once every
 // connection has had its answer. The benchmark uses it to measure what an idle connection costs.
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <netinet/in.h>
+#include <poll.h>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 int main(int argc, char** argv) {
@@ -40,7 +39,8 @@ int main(int argc, char** argv) {
     sockets.push_back(fd);
     // Read answers as we go, so that neither side's buffers fill up.
     if (sockets.size() % 100 == 0 || i == count - 1) {
-      for (std::size_t j = sockets.size() - (sockets.size() % 100 == 0 ? 100 : sockets.size() % 100);
+      for (std::size_t j =
+               sockets.size() - (sockets.size() % 100 == 0 ? 100 : sockets.size() % 100);
            j < sockets.size(); ++j) {
         char buffer[65536];
         // One read takes the whole small response; the benchmark's file is far below 64 KiB.
@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   char byte;
   while (read(STDIN_FILENO, &byte, 1) > 0) {
   }
-  for (int fd : sockets) close(fd);
+  for (int fd : sockets)
+    close(fd);
   return 0;
 }
