@@ -136,6 +136,18 @@ void raise_open_file_limit(std::int64_t worker_connections) {
   }
 }
 
+// With reuse_port every worker has an accept queue of its own: when a worker hangs or dies, the
+// kernel resets what its queue held, unless it may move them to another worker's.
+void warn_of_lone_queues() {
+  std::ifstream setting("/proc/sys/net/ipv4/tcp_migrate_req");
+  int migrate = 0;
+  if (setting >> migrate && migrate == 1) return;
+  spdlog::warn(
+      "reuse_port: each worker has its own accept queue, and the connections queued for a worker "
+      "that hangs or is killed are reset, unless net.ipv4.tcp_migrate_req = 1 (Linux 5.14 and "
+      "later; docker run --sysctl), which moves them to another worker");
+}
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
@@ -239,6 +251,7 @@ int arbiter::run() {
   for (const auto& socket : listeners_)
     spdlog::info("Listening at: {} ({})", socket->url(), pid_);
   spdlog::info("Using {} workers", target_);
+  if (config_.values.reuse_port) warn_of_lone_queues();
   // At debug level, what the configuration changed from the defaults, and where it came from.
   std::string described = describe(config_);
   for (std::size_t start = 0, end; start < described.size(); start = end + 1) {

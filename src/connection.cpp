@@ -66,12 +66,16 @@ struct connection::pending_write {
 struct connection::file_stream {
   // Pieces grow while the socket takes them whole, as a fast client does, and are small again
   // once it does not. What a full socket does not take is not kept: it is read again from the
-  // file later, but for a small tail whose write says when the socket has room.
+  // file later, but for a small tail whose write says when the socket has room. Pieces above
+  // the smallest come out of the worker's budget: a thousand readers in flight at once cannot
+  // make it hold a quarter of a gigabyte.
   static constexpr std::size_t largest_piece = 256 * 1024;
   static constexpr std::size_t smallest_piece = 16 * 1024;
+  static constexpr std::size_t budget = 16 * 1024 * 1024;
 
   uv_fs_t request;
   connection* owner;
+  std::size_t& held;  // The worker's piece buffers, in bytes.
   int fd;
   std::uint64_t offset;
   std::uint64_t remaining;
@@ -81,14 +85,33 @@ struct connection::file_stream {
   std::size_t next_piece = smallest_piece;
   bool reading = false;
 
-  file_stream(connection* o, int file, std::uint64_t from, std::uint64_t length,
-              bool sendfile) noexcept
-      : owner(o), fd(file), offset(from), remaining(length), zero_copy(sendfile) {
+  file_stream(connection* o, std::size_t& pieces, int file, std::uint64_t from,
+              std::uint64_t length, bool sendfile) noexcept
+      : owner(o), held(pieces), fd(file), offset(from), remaining(length), zero_copy(sendfile) {
     request.data = this;
   }
   file_stream(const file_stream&) = delete;
   file_stream& operator=(const file_stream&) = delete;
-  ~file_stream() { ::close(fd); }
+  ~file_stream() {
+    held -= buffer_size;
+    ::close(fd);
+  }
+
+  // A buffer of size bytes in place of the current one, keeping its first kept bytes; false
+  // when memory runs out.
+  bool resize(std::size_t size, std::size_t kept = 0) noexcept {
+    std::unique_ptr<char[]> fresh(new (std::nothrow) char[size]);
+    if (!fresh) return false;
+    if (kept > 0) std::memcpy(fresh.get(), buffer.get(), kept);
+    held = held - buffer_size + size;
+    buffer = std::move(fresh);
+    buffer_size = size;
+    return true;
+  }
+  // The piece to read next: as big as the client has shown it takes, within the budget.
+  std::size_t piece_wanted() const noexcept {
+    return held - buffer_size + next_piece > budget ? smallest_piece : next_piece;
+  }
 };
 
 connection::connection(worker& owner) noexcept : worker_(owner), reader_(owner.limits(), *this) {}
@@ -364,7 +387,8 @@ void connection::send_file(int status, std::string_view headers, std::string_vie
     ::close(fd);
     return;
   }
-  file_.reset(new (std::nothrow) file_stream(this, fd, offset, length, false));
+  file_.reset(new (std::nothrow)
+                  file_stream(this, worker_.piece_bytes(), fd, offset, length, false));
   if (!file_) {
     ::close(fd);
     close();
@@ -421,7 +445,8 @@ void connection::write(const response_part& part) noexcept {
     } else {
       if (counted) body_left_ -= length;
       response_bytes_ += length;
-      file_.reset(new (std::nothrow) file_stream(this, part.file, part.file_offset, length, true));
+      file_.reset(new (std::nothrow) file_stream(this, worker_.piece_bytes(), part.file,
+                                                 part.file_offset, length, true));
       if (!file_) {
         ::close(part.file);
         close();
@@ -702,14 +727,10 @@ bool connection::send_file_directly(file_stream& file) noexcept {
 }
 
 void connection::read_file_piece(file_stream& file) noexcept {
-  std::size_t wanted = file.next_piece;
-  if (file.buffer_size != wanted) {
-    file.buffer.reset(new (std::nothrow) char[wanted]);
-    file.buffer_size = file.buffer ? wanted : 0;
-    if (!file.buffer) {
-      close();
-      return;
-    }
+  std::size_t wanted = file.piece_wanted();
+  if (file.buffer_size != wanted && !file.resize(wanted)) {
+    close();
+    return;
   }
   auto size = static_cast<unsigned>(std::min<std::uint64_t>(file.remaining, wanted));
   uv_buf_t piece = uv_buf_init(file.buffer.get(), size);
@@ -764,17 +785,11 @@ void connection::send_piece(file_stream& file, std::size_t size) noexcept {
   file.offset -= unsent;
   file.remaining += unsent;
   file.next_piece = file_stream::smallest_piece;
-  if (file.buffer_size != file_stream::smallest_piece) {
-    std::unique_ptr<char[]> small(new (std::nothrow) char[file_stream::smallest_piece]);
-    if (!small) {
-      close();
-      return;
-    }
-    std::memcpy(small.get(), file.buffer.get() + sent, tail);
-    file.buffer = std::move(small);
-    file.buffer_size = file_stream::smallest_piece;
-  } else if (sent > 0) {
-    std::memmove(file.buffer.get(), file.buffer.get() + sent, tail);
+  if (sent > 0) std::memmove(file.buffer.get(), file.buffer.get() + sent, tail);
+  if (file.buffer_size != file_stream::smallest_piece &&
+      !file.resize(file_stream::smallest_piece, tail)) {
+    close();
+    return;
   }
   write_borrowed(file.buffer.get(), tail);
   settle();

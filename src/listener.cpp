@@ -195,8 +195,27 @@ listener listener::open(const std::string& bind_text, const listen_options& opti
                             fmt::format("getaddrinfo for {}: {}", bind_text, gai_strerror(error)));
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+  sockaddr_storage chosen{};
+  std::memcpy(&chosen, found->ai_addr, found->ai_addrlen);
+  socklen_t chosen_length = found->ai_addrlen;
+  if (options.reuse_port) {
+    // SO_REUSEPORT lets any process of this user bind the port too, and take a share of its
+    // clients: a second server started by mistake would serve half of them, silently. A plain
+    // socket bound first finds it out, and learns the port when the setting says 0.
+    int probe = tcp_socket(found->ai_family, false, bind_text);
+    if (bind(probe, found->ai_addr, found->ai_addrlen) != 0) {
+      int error = errno;
+      ::close(probe);
+      errno = error;
+      throw_errno("bind (another server may hold the port with SO_REUSEPORT)", bind_text);
+    }
+    getsockname(probe, reinterpret_cast<sockaddr*>(&chosen), &chosen_length);
+    ::close(probe);
+  }
   result.fd_ = tcp_socket(found->ai_family, options.reuse_port, bind_text);
-  if (bind(result.fd_, found->ai_addr, found->ai_addrlen) != 0) throw_errno("bind", bind_text);
+  if (bind(result.fd_, reinterpret_cast<sockaddr*>(&chosen), chosen_length) != 0) {
+    throw_errno("bind", bind_text);
+  }
   if (options.reuse_port) {
     // This socket only holds the port; listening on it would make the kernel send it a share
     // of the connections that nobody accepts.
@@ -321,9 +340,14 @@ bool listener::refuse_new_clients() noexcept {
   // A socket handed over (by systemd, or by the master before a USR2) outlives this process in
   // others, which a filter would follow; a reuse_port master's socket only holds the port.
   if (fd_ < 0 || !tcp || !made_here_ || reserve_) return false;
+  return turn_away_new_clients(fd_);
+}
+
+bool turn_away_new_clients(int fd) noexcept {
   // A socket filter sees a listener's packets from the TCP header on: a SYN (flags at byte 13,
   // SYN is 0x02) is dropped, so the client retries it after a second and then finds the socket
-  // closed; the data of connections already made passes, and puts them in the accept queue.
+  // closed, or another; the data of connections already made passes, and puts them in the
+  // accept queue.
   static sock_filter code[] = {
       {BPF_LD | BPF_B | BPF_ABS, 0, 0, 13},
       {BPF_JMP | BPF_JSET | BPF_K, 0, 1, 0x02},
@@ -331,7 +355,7 @@ bool listener::refuse_new_clients() noexcept {
       {BPF_RET | BPF_K, 0, 0, 0xffffffff},
   };
   sock_fprog program{static_cast<unsigned short>(std::size(code)), code};
-  return ::setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) == 0;
+  return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) == 0;
 }
 
 void listener::close_socket() noexcept {

@@ -41,6 +41,10 @@ std::vector<inherited_socket> take_inherited_sockets();
 // percent-encoded. take_inherited_sockets() decodes the names.
 std::string encode_socket_name(std::string_view bind_text);
 
+// Makes the kernel drop new clients' SYNs on a listening TCP socket (in every process holding
+// it) while the connections it has made still reach its accept queue; false when it cannot.
+bool turn_away_new_clients(int fd) noexcept;
+
 // One bind setting's socket, made with plain socket/bind/listen. The master owns it; workers
 // inherit it across fork. With reuse_port, the master's socket is bound but not listening: it
 // holds the port, and each worker gets a listening socket of its own on the same address, so

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http_syntax.hpp"
+#include "listener.hpp"
 #include "log.hpp"
 #include "python/hooks.hpp"
 #include "python/interpreter.hpp"
@@ -380,14 +381,31 @@ void worker::begin_shutdown() noexcept {
   if (shutting_down_) return;
   start_shutdown_clock();
   // Readiness answers 503 from now on, and responses close their connections, while the
-  // worker still accepts: for shutdown_delay, so that load balancers notice and stop sending
-  // before anything is refused; and for a moment at least, for the clients whose connections
-  // the kernel made just before the master turned new ones away (their requests are on their
-  // way, and the socket may close with this worker).
-  auto delay = static_cast<std::uint64_t>(config_.shutdown_delay.count()) + last_accept_ms;
+  // worker still accepts for shutdown_delay, so that load balancers notice and stop sending
+  // before anything is refused.
   uv_timer_start(
       &shutdown_delay_,
-      [](uv_timer_t* timer) { static_cast<worker*>(timer->data)->stop_gracefully(); }, delay, 0);
+      [](uv_timer_t* timer) { static_cast<worker*>(timer->data)->turn_clients_away(); },
+      static_cast<std::uint64_t>(config_.shutdown_delay.count()), 0);
+}
+
+void worker::turn_clients_away() noexcept {
+  // Shared sockets the master turns new clients away from; with reuse_port the sockets are
+  // this worker's alone, and it does so itself: their retried SYNs go to another worker.
+  if (config_.reuse_port) {
+    for (auto& entry : listeners_) {
+      uv_os_fd_t fd = -1;
+      if (entry->handle.stream.type == UV_TCP && uv_fileno(&entry->handle.handle, &fd) == 0) {
+        turn_away_new_clients(fd);
+      }
+    }
+  }
+  // Clients whose connections the kernel had just made still come in for a moment: their
+  // requests are on their way, and the socket may close with this worker.
+  uv_timer_start(
+      &shutdown_delay_,
+      [](uv_timer_t* timer) { static_cast<worker*>(timer->data)->stop_gracefully(); },
+      last_accept_ms, 0);
 }
 
 void worker::start_shutdown_clock() noexcept {

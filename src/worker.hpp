@@ -71,6 +71,8 @@ class worker {
   uv_loop_t* loop() noexcept { return &loop_; }
   const request_limits& limits() const noexcept { return limits_; }
   output_batch& batch() noexcept { return batch_; }
+  // The bytes of the buffers files are streamed through, which connections keep to a budget.
+  std::size_t& piece_bytes() noexcept { return piece_bytes_; }
   std::string_view date() noexcept { return date_.now(); }
   uv_buf_t read_buffer() noexcept {
     return uv_buf_init(read_buffer_.get(), static_cast<unsigned>(read_buffer_size));
@@ -110,6 +112,8 @@ class worker {
   // At worker_connections with a client waiting: closes the connection that holds a slot
   // least usefully, if any does.
   void make_room() noexcept;
+  // After shutdown_delay: new clients are turned away, and the worker stops accepting soon.
+  void turn_clients_away() noexcept;
   // Returns the allocator's free memory to the system once a flood of connections has gone.
   void return_memory() noexcept;
   // How long a request head or body must have stood still to give up its slot to a new client.
@@ -168,7 +172,8 @@ class worker {
   pid_t parent_;  // The master; when it is gone, the worker stops.
   std::uint64_t requests_ = 0;
   std::size_t connections_ = 0;
-  bool making_room_ = false;            // A connection closed to make room is closing.
+  bool making_room_ = false;  // A connection closed to make room is closing.
+  std::size_t piece_bytes_ = 0;
   std::size_t busiest_ = 0;             // The most connections since memory was last returned.
   std::uint64_t made_room_ = 0;         // Connections closed to make room, for the log.
   std::uint64_t room_reported_ms_ = 0;  // When the log last said so.

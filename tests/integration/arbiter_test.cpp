@@ -448,6 +448,26 @@ TEST_CASE("with reuse_port every worker has a socket of its own and gets connect
   }
 }
 
+TEST_CASE("with reuse_port a second server on the same port is refused, not silently sharing",
+          "[arbiter]") {
+  kiln_process first(with_workers(2, {"--reuse-port"}));
+  std::string address = "127.0.0.1:" + std::to_string(first.port());
+  auto second = run({"--bind", address, "--workers", "2", "--reuse-port"});
+  CHECK(second.status == exited_with(1));
+  CHECK(second.output == "kiln: bind (another server may hold the port with SO_REUSEPORT) for " +
+                             address + ": Address already in use\n");
+  // What reuse_port does with a worker's queue depends on the kernel's setting: kiln says so.
+  std::ifstream setting("/proc/sys/net/ipv4/tcp_migrate_req");
+  int migrate = 0;
+  setting >> migrate;
+  bool warned =
+      first.output().find("reuse_port: each worker has its own accept queue") != std::string::npos;
+  CHECK(warned == (migrate != 1));
+  http_client client(first.port());
+  REQUIRE(client.send(get("/")));
+  CHECK(client.read_response());
+}
+
 TEST_CASE("workers run as --user when kiln starts as root", "[arbiter]") {
   if (geteuid() != 0) {
     SUCCEED("not root: nothing to drop");

@@ -153,6 +153,25 @@ TEST_CASE("TERM answers every connection the kernel accepted, then refuses", "[l
   }
 }
 
+TEST_CASE("with reuse_port, HUP, TTOU and TERM fail no request either", "[lifecycle]") {
+  for (traffic kind : both) {
+    kiln_process kiln(serving(3, {"--reuse-port"}));
+    auto before = workers_of(kiln.pid());
+    load_generator load(strict(kiln.port(), kind, true));
+    REQUIRE(load.wait_for_more(300));
+    kiln.signal(SIGHUP);
+    before = wait_for_new_workers(kiln.pid(), 3, before);
+    REQUIRE(load.wait_for_more(300));
+    kiln.signal(SIGTTOU);
+    REQUIRE(eventually([&] { return workers_of(kiln.pid()).size() == 2; }));
+    REQUIRE(load.wait_for_more(300));
+    kiln.signal(SIGTERM);
+    CHECK(kiln.wait() == exited_with(0));
+    REQUIRE(eventually([&] { return load.refused() > 0; }));
+    check_nothing_failed(load, "reuse_port: HUP, TTOU, TERM", kind);
+  }
+}
+
 TEST_CASE("once kiln has stopped, or its master was killed, new clients are refused at once",
           "[lifecycle]") {
   auto refused = [](std::uint16_t port) {
