@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "log.hpp"
+#include "out_of_memory.hpp"
 #include "process_title.hpp"
 #include "python/hooks.hpp"
 #include "python/interpreter.hpp"
@@ -569,7 +570,11 @@ void arbiter::reap_workers() {
       spdlog::info("Worker exited (pid: {}): {}", pid, describe_status(status));
       continue;
     }
-    spdlog::error("Worker (pid: {}) died unexpectedly: {}", pid, describe_status(status));
+    if (code == worker_out_of_memory) {
+      spdlog::error("Worker (pid: {}) ran out of memory and exited: replacing it", pid);
+    } else {
+      spdlog::error("Worker (pid: {}) died unexpectedly: {}", pid, describe_status(status));
+    }
     std::uint64_t now = monotonic_ms();
     recent_crashes_.push_back(now);
     while (!recent_crashes_.empty() && now - recent_crashes_.front() > crash_window_ms) {

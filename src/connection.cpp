@@ -97,16 +97,13 @@ struct connection::file_stream {
     ::close(fd);
   }
 
-  // A buffer of size bytes in place of the current one, keeping its first kept bytes; false
-  // when memory runs out.
-  bool resize(std::size_t size, std::size_t kept = 0) noexcept {
-    std::unique_ptr<char[]> fresh(new (std::nothrow) char[size]);
-    if (!fresh) return false;
+  // A buffer of size bytes in place of the current one, keeping its first kept bytes.
+  void resize(std::size_t size, std::size_t kept = 0) noexcept {
+    std::unique_ptr<char[]> fresh(new char[size]);
     if (kept > 0) std::memcpy(fresh.get(), buffer.get(), kept);
     held = held - buffer_size + size;
     buffer = std::move(fresh);
     buffer_size = size;
-    return true;
   }
   // The piece to read next: as big as the client has shown it takes, within the budget.
   std::size_t piece_wanted() const noexcept {
@@ -170,11 +167,7 @@ void connection::begin() noexcept {
       close();
       return;
     }
-    proxy_bytes_.reset(new (std::nothrow) std::string());
-    if (!proxy_bytes_) {
-      close();
-      return;
-    }
+    proxy_bytes_ = std::make_unique<std::string>();
   }
   // A new connection gets header_timeout for its first request, not keepalive: a client that
   // connects and sends nothing is a slow client.
@@ -251,10 +244,7 @@ void connection::received(const char* data, std::size_t size) noexcept {
     case phase::answering:
     case phase::closing:
       // Requests pipelined behind one still being answered wait, unparsed.
-      if (!reader_.hold(data, size)) {
-        close();
-        return;
-      }
+      reader_.hold(data, size);
       if (reader_.unparsed() > held_while_answering) stop_reading();
       return;
     case phase::reading:
@@ -387,13 +377,7 @@ void connection::send_file(int status, std::string_view headers, std::string_vie
     ::close(fd);
     return;
   }
-  file_.reset(new (std::nothrow)
-                  file_stream(this, worker_.piece_bytes(), fd, offset, length, false));
-  if (!file_) {
-    ::close(fd);
-    close();
-    return;
-  }
+  file_ = std::make_unique<file_stream>(this, worker_.piece_bytes(), fd, offset, length, false);
   phase_ = phase::answering;
 }
 
@@ -445,13 +429,8 @@ void connection::write(const response_part& part) noexcept {
     } else {
       if (counted) body_left_ -= length;
       response_bytes_ += length;
-      file_.reset(new (std::nothrow) file_stream(this, worker_.piece_bytes(), part.file,
-                                                 part.file_offset, length, true));
-      if (!file_) {
-        ::close(part.file);
-        close();
-        return;
-      }
+      file_ = std::make_unique<file_stream>(this, worker_.piece_bytes(), part.file,
+                                            part.file_offset, length, true);
     }
   } else if (part.last) {
     end_deferred(part.complete);
@@ -485,11 +464,7 @@ void connection::write_deferred_head(const response_part& part) noexcept {
   response_status_ = part.status;
   response_bytes_ = 0;
   if (worker_.access() != nullptr) {
-    try {
-      deferred_headers_.assign(part.headers);
-    } catch (const std::bad_alloc&) {
-      deferred_headers_.clear();
-    }
+    deferred_headers_.assign(part.headers);
     response_headers_ = {deferred_headers_, framing_line, request_id_line_};
   }
 }
@@ -728,10 +703,7 @@ bool connection::send_file_directly(file_stream& file) noexcept {
 
 void connection::read_file_piece(file_stream& file) noexcept {
   std::size_t wanted = file.piece_wanted();
-  if (file.buffer_size != wanted && !file.resize(wanted)) {
-    close();
-    return;
-  }
+  if (file.buffer_size != wanted) file.resize(wanted);
   auto size = static_cast<unsigned>(std::min<std::uint64_t>(file.remaining, wanted));
   uv_buf_t piece = uv_buf_init(file.buffer.get(), size);
   int error = uv_fs_read(worker_.loop(), &file.request, file.fd, &piece, 1,
@@ -786,10 +758,8 @@ void connection::send_piece(file_stream& file, std::size_t size) noexcept {
   file.remaining += unsent;
   file.next_piece = file_stream::smallest_piece;
   if (sent > 0) std::memmove(file.buffer.get(), file.buffer.get() + sent, tail);
-  if (file.buffer_size != file_stream::smallest_piece &&
-      !file.resize(file_stream::smallest_piece, tail)) {
-    close();
-    return;
+  if (file.buffer_size != file_stream::smallest_piece) {
+    file.resize(file_stream::smallest_piece, tail);
   }
   write_borrowed(file.buffer.get(), tail);
   settle();
@@ -919,38 +889,29 @@ void connection::assign_request_id(request& req) noexcept {
   bool usable =
       given && !given->empty() && given->size() <= 200 &&
       std::all_of(given->begin(), given->end(), [](char c) { return c > ' ' && c < 0x7f; });
-  try {
-    request_id_line_.assign("X-Request-ID: ");
-    std::size_t start = request_id_line_.size();
-    if (usable) {
-      request_id_line_.append(*given);
-    } else {
-      char id[32];
-      worker_.make_request_id(id);
-      request_id_line_.append(id, sizeof id);
-    }
-    std::size_t length = request_id_line_.size() - start;
-    request_id_line_.append("\r\n");
-    req.request_id = std::string_view(request_id_line_).substr(start, length);
-  } catch (const std::bad_alloc&) {
-    request_id_line_.clear();
-    req.request_id = {};
+  request_id_line_.assign("X-Request-ID: ");
+  std::size_t start = request_id_line_.size();
+  if (usable) {
+    request_id_line_.append(*given);
+  } else {
+    char id[32];
+    worker_.make_request_id(id);
+    request_id_line_.append(id, sizeof id);
   }
+  std::size_t length = request_id_line_.size() - start;
+  request_id_line_.append("\r\n");
+  req.request_id = std::string_view(request_id_line_).substr(start, length);
 }
 
 std::string_view connection::peer() noexcept {
   if (!peer_.empty()) return peer_;
   sockaddr_storage address{};
   int length = sizeof address;
-  try {
-    if (handle_.handle.type != UV_TCP ||
-        uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      peer_.assign(1, '-');  // A unix socket's peer has no address.
-    } else {
-      peer_ = format_address(address);
-    }
-  } catch (const std::bad_alloc&) {
-    peer_.clear();
+  if (handle_.handle.type != UV_TCP ||
+      uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    peer_.assign(1, '-');  // A unix socket's peer has no address.
+  } else {
+    peer_ = format_address(address);
   }
   return peer_;
 }
@@ -959,15 +920,11 @@ std::string_view connection::server() noexcept {
   if (!server_.empty()) return server_;
   sockaddr_storage address{};
   int length = sizeof address;
-  try {
-    if (handle_.handle.type != UV_TCP ||
-        uv_tcp_getsockname(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      server_.assign(1, '-');
-    } else {
-      server_ = format_address(address);
-    }
-  } catch (const std::bad_alloc&) {
-    server_.clear();
+  if (handle_.handle.type != UV_TCP ||
+      uv_tcp_getsockname(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    server_.assign(1, '-');
+  } else {
+    server_ = format_address(address);
   }
   return server_;
 }

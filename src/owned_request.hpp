@@ -10,7 +10,7 @@ namespace kiln {
 // reused the buffers the request's views point into: the Python app's, on another thread. One
 // copy of the head holds every view; the body is moved, not copied.
 struct owned_request {
-  // Copies from's views and moves its body. Throws std::bad_alloc.
+  // Copies from's views and moves its body.
   explicit owned_request(request& from);
   owned_request(const owned_request&) = delete;
   owned_request& operator=(const owned_request&) = delete;

@@ -444,12 +444,7 @@ void request_parser::keep_head() noexcept {
   // where they are. From the head's first byte to its end: where that is, head_start_ was.
   const char* begin = request_.method.data();
   auto size = static_cast<std::size_t>(head_end_ - begin);
-  try {
-    owned_head_.assign(begin, size);
-  } catch (const std::bad_alloc&) {
-    fail(503, "out of memory for a request head");
-    return;
-  }
+  owned_head_.assign(begin, size);
   rebase(begin, size, owned_head_.data());
   head_end_ = nullptr;
 }

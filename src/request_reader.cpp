@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 
 namespace kiln {
 namespace {
@@ -17,7 +16,7 @@ request_reader::request_reader(const request_limits& limits, request_sink& sink)
 
 uv_buf_t request_reader::buffer_for_read(uv_buf_t shared) noexcept {
   if (size_ == 0 || unparsed_) return shared;
-  if (!reserve(size_ + read_room)) return uv_buf_init(nullptr, 0);
+  reserve(size_ + read_room);
   return uv_buf_init(buffer_.get() + size_, capacity_ - size_);
 }
 
@@ -28,10 +27,10 @@ request_parser::status request_reader::parse(const char* data, std::size_t size)
   const char* end = data + size;
   switch (result.state) {
     case request_parser::status::need_more:
-      if (!keep(parser_.head_start(), end, true)) return request_parser::status::failed;
+      keep(parser_.head_start(), end, true);
       break;
     case request_parser::status::paused:
-      if (!keep(data + result.consumed, end, false)) return request_parser::status::failed;
+      keep(data + result.consumed, end, false);
       break;
     case request_parser::status::failed:
       discard();
@@ -45,59 +44,50 @@ request_parser::status request_reader::parse_kept() noexcept {
   return parse(buffer_.get(), size_);
 }
 
-bool request_reader::hold(const char* data, std::size_t size) noexcept {
-  if (size_ == 0) return keep(data, data + size, false);
-  if (!reserve(std::size_t{size_} + size)) return false;
+void request_reader::hold(const char* data, std::size_t size) noexcept {
+  if (size_ == 0) {
+    keep(data, data + size, false);
+    return;
+  }
+  reserve(std::size_t{size_} + size);
   std::memcpy(buffer_.get() + size_, data, size);
   size_ += static_cast<std::uint32_t>(size);
-  return true;
 }
 
-bool request_reader::keep(const char* from, const char* end, bool fed) noexcept {
+void request_reader::keep(const char* from, const char* end, bool fed) noexcept {
   if (from == nullptr || from == end) {
     discard();
-    return true;
+    return;
   }
   auto size = static_cast<std::size_t>(end - from);
   bool inside = buffer_ && from >= buffer_.get() && from < buffer_.get() + capacity_;
   if (inside) {
     std::memmove(buffer_.get(), from, size);
   } else {
-    if (!reserve(size + read_room)) {
-      discard();
-      error_ = {503, "out of memory for a request head"};
-      return false;
-    }
+    reserve(size + read_room);
     std::memcpy(buffer_.get(), from, size);
   }
   if (fed) parser_.rebase(from, size, buffer_.get());
   size_ = static_cast<std::uint32_t>(size);
   unparsed_ = !fed;
-  return true;
 }
 
-bool request_reader::reserve(std::size_t size) noexcept {
-  if (size <= capacity_) return true;
+void request_reader::reserve(std::size_t size) noexcept {
+  if (size <= capacity_) return;
   std::size_t capacity = std::max<std::size_t>(size, std::size_t{capacity_} * 2);
-  std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
-  if (!bigger) return false;
+  auto bigger = std::make_unique<char[]>(capacity);
   if (size_ > 0) {
     std::memcpy(bigger.get(), buffer_.get(), size_);
     if (!unparsed_) parser_.rebase(buffer_.get(), size_, bigger.get());
   }
   buffer_ = std::move(bigger);
   capacity_ = static_cast<std::uint32_t>(capacity);
-  return true;
 }
 
 void request_reader::discard() noexcept {
   buffer_.reset();
   capacity_ = size_ = 0;
   unparsed_ = false;
-}
-
-const parse_error& request_reader::error() const noexcept {
-  return error_.status != 0 ? error_ : parser_.error();
 }
 
 }  // namespace kiln

@@ -21,18 +21,15 @@ class request_reader {
   request_reader(const request_reader&) = delete;
   request_reader& operator=(const request_reader&) = delete;
 
-  // Where the next read goes: after the unfinished head kept here, or else into shared. An
-  // empty buffer when the memory for a growing head cannot be had (libuv then reports
-  // UV_ENOBUFS to the read callback).
+  // Where the next read goes: after the unfinished head kept here, or else into shared.
   uv_buf_t buffer_for_read(uv_buf_t shared) noexcept;
   // Parses the bytes a read put where buffer_for_read() said.
   request_parser::status parse(const char* data, std::size_t size) noexcept;
   // Parses the pipelined bytes kept while the parser was paused.
   request_parser::status parse_kept() noexcept;
   // Keeps bytes that arrive while the parser is paused, unparsed, after those kept already: a
-  // connection reads on while its answer is being made, to notice a client that leaves. False
-  // when the memory cannot be had.
-  bool hold(const char* data, std::size_t size) noexcept;
+  // connection reads on while its answer is being made, to notice a client that leaves.
+  void hold(const char* data, std::size_t size) noexcept;
   // How many received bytes wait for parse_kept().
   std::size_t unparsed() const noexcept { return unparsed_ ? size_ : 0; }
   // True while pipelined bytes wait for parse_kept().
@@ -42,8 +39,8 @@ class request_reader {
   // Drops whatever is kept; nothing more will be parsed.
   void discard() noexcept;
 
-  // Why parsing failed: the parser's error, or 503 when a head could not be kept.
-  const parse_error& error() const noexcept;
+  // Why parsing failed.
+  const parse_error& error() const noexcept { return parser_.error(); }
   bool finish() noexcept { return parser_.finish(); }
   bool inside_request() const noexcept { return parser_.inside_request(); }
   bool reading_head() const noexcept { return parser_.reading_head(); }
@@ -51,11 +48,10 @@ class request_reader {
  private:
   // Keeps the bytes [from, end) at the start of the buffer: fed bytes of an unfinished head
   // (fed == true) or bytes the parser has not seen yet.
-  bool keep(const char* from, const char* end, bool fed) noexcept;
-  bool reserve(std::size_t size) noexcept;
+  void keep(const char* from, const char* end, bool fed) noexcept;
+  void reserve(std::size_t size) noexcept;
 
   request_parser parser_;
-  parse_error error_;  // Set when keeping failed; the parser's own error otherwise.
   std::unique_ptr<char[]> buffer_;
   std::uint32_t capacity_ = 0;
   std::uint32_t size_ = 0;

@@ -30,12 +30,7 @@ constexpr std::string_view cache_revalidate = "Cache-Control: no-cache\r\n";
 
 // Reads a whole file; false with errno set on failure.
 bool read_whole(int fd, std::string& contents, std::size_t size) noexcept {
-  try {
-    contents.resize(size);
-  } catch (const std::bad_alloc&) {
-    errno = ENOMEM;
-    return false;
-  }
+  contents.resize(size);
   std::size_t done = 0;
   while (done < size) {
     ssize_t n = ::pread(fd, contents.data() + done, size - done, static_cast<off_t>(done));
@@ -343,13 +338,7 @@ bool static_files::answer_unavailable(int error, std::string_view path, responde
 bool static_files::unchanged(const std::string& relative, const cached_file& file) const noexcept {
   // The same file (and, for the file itself, the same precompressed siblings) as when cached.
   auto same_as = [&](std::string_view suffix, auto check) {
-    std::string path;
-    try {
-      path = relative + std::string(suffix);
-    } catch (const std::bad_alloc&) {
-      return false;
-    }
-    int fd = open_beneath(path);
+    int fd = open_beneath(relative + std::string(suffix));
     struct stat status {};
     bool result = check(fd >= 0 && ::fstat(fd, &status) == 0 ? &status : nullptr);
     if (fd >= 0) ::close(fd);
@@ -481,28 +470,15 @@ const static_files::cached_file* static_files::find(const std::string& relative,
     loaded->contents.reset();
     size = 0;
   }
-  try {
-    cached_bytes_ += size;
-    auto [slot, inserted] = cache_.insert_or_assign(*key, std::move(loaded));
-    return slot->second.get();
-  } catch (const std::bad_alloc&) {
-    cached_bytes_ -= size;
-    lookup_error_ = ENOMEM;
-    return nullptr;
-  }
+  cached_bytes_ += size;
+  auto [slot, inserted] = cache_.insert_or_assign(*key, std::move(loaded));
+  return slot->second.get();
 }
 
 std::shared_ptr<static_files::cached_file> static_files::load(const std::string& relative,
                                                               std::string_view encoding,
                                                               int& error) noexcept {
-  std::string path;
-  try {
-    path = relative + std::string(suffix_for(encoding));
-  } catch (const std::bad_alloc&) {
-    error = ENOMEM;
-    return nullptr;
-  }
-  int fd = open_beneath(path);
+  int fd = open_beneath(relative + std::string(suffix_for(encoding)));
   if (fd < 0) {
     error = errno;
     return nullptr;
@@ -514,60 +490,55 @@ std::shared_ptr<static_files::cached_file> static_files::load(const std::string&
   } else if (!S_ISREG(status.st_mode) && !(S_ISDIR(status.st_mode) && encoding.empty())) {
     error = ENOENT;  // Devices, pipes and sockets are never served.
   } else {
-    try {
-      file = std::make_shared<cached_file>();
-      file->device = status.st_dev;
-      file->inode = status.st_ino;
-      file->size = status.st_size;
-      file->modified = status.st_mtim;
-      file->modified_seconds = status.st_mtim.tv_sec;
-      file->directory = S_ISDIR(status.st_mode);
-      file->encoding = encoding;
-      if (!file->directory) {
-        if (static_cast<std::size_t>(status.st_size) <= max_cached_file_size) {
-          auto contents = std::make_shared<std::string>();
-          if (!read_whole(fd, *contents, static_cast<std::size_t>(status.st_size))) {
-            error = errno;
-            ::close(fd);
-            return nullptr;
-          }
-          file->contents = std::move(contents);
+    file = std::make_shared<cached_file>();
+    file->device = status.st_dev;
+    file->inode = status.st_ino;
+    file->size = status.st_size;
+    file->modified = status.st_mtim;
+    file->modified_seconds = status.st_mtim.tv_sec;
+    file->directory = S_ISDIR(status.st_mode);
+    file->encoding = encoding;
+    if (!file->directory) {
+      if (static_cast<std::size_t>(status.st_size) <= max_cached_file_size) {
+        auto contents = std::make_shared<std::string>();
+        if (!read_whole(fd, *contents, static_cast<std::size_t>(status.st_size))) {
+          error = errno;
+          ::close(fd);
+          return nullptr;
         }
-        if (encoding.empty()) {
-          for (auto [suffix, flag] :
-               {std::pair{".br", &cached_file::has_br}, std::pair{".gz", &cached_file::has_gzip}}) {
-            int sibling = open_beneath(relative + suffix);
-            struct stat sibling_status {};
-            file.get()->*flag = sibling >= 0 && ::fstat(sibling, &sibling_status) == 0 &&
-                                S_ISREG(sibling_status.st_mode);
-            if (sibling >= 0) ::close(sibling);
-          }
-        }
-        char date[http_date::length];
-        http_date::format(status.st_mtim.tv_sec, date);
-        // The nanoseconds too: a same-size rewrite within the second must change the tag.
-        file->etag.assign("\"");
-        append_number(file->etag, static_cast<std::uint64_t>(status.st_mtim.tv_sec), 16);
-        file->etag.push_back('.');
-        append_number(file->etag, static_cast<std::uint64_t>(status.st_mtim.tv_nsec), 16);
-        file->etag.push_back('-');
-        append_number(file->etag, static_cast<std::uint64_t>(status.st_size), 16);
-        file->etag.push_back('"');
-        std::string& v = file->validators;
-        v.append("ETag: ").append(file->etag).append("\r\n");
-        v.append("Last-Modified: ").append(date, sizeof date).append("\r\n");
-        v.append(is_content_hashed(relative) ? cache_forever : cache_revalidate);
-        if (!encoding.empty() || file->has_br || file->has_gzip)
-          v.append("Vary: Accept-Encoding\r\n");
-        std::string& h = file->headers;
-        h.append("Content-Type: ").append(mime_type_for(relative)).append("\r\n");
-        if (!encoding.empty()) h.append("Content-Encoding: ").append(encoding).append("\r\n");
-        h.append("Accept-Ranges: bytes\r\n");
-        h.append(v);
+        file->contents = std::move(contents);
       }
-    } catch (const std::bad_alloc&) {
-      error = ENOMEM;
-      file.reset();
+      if (encoding.empty()) {
+        for (auto [suffix, flag] :
+             {std::pair{".br", &cached_file::has_br}, std::pair{".gz", &cached_file::has_gzip}}) {
+          int sibling = open_beneath(relative + suffix);
+          struct stat sibling_status {};
+          file.get()->*flag = sibling >= 0 && ::fstat(sibling, &sibling_status) == 0 &&
+                              S_ISREG(sibling_status.st_mode);
+          if (sibling >= 0) ::close(sibling);
+        }
+      }
+      char date[http_date::length];
+      http_date::format(status.st_mtim.tv_sec, date);
+      // The nanoseconds too: a same-size rewrite within the second must change the tag.
+      file->etag.assign("\"");
+      append_number(file->etag, static_cast<std::uint64_t>(status.st_mtim.tv_sec), 16);
+      file->etag.push_back('.');
+      append_number(file->etag, static_cast<std::uint64_t>(status.st_mtim.tv_nsec), 16);
+      file->etag.push_back('-');
+      append_number(file->etag, static_cast<std::uint64_t>(status.st_size), 16);
+      file->etag.push_back('"');
+      std::string& v = file->validators;
+      v.append("ETag: ").append(file->etag).append("\r\n");
+      v.append("Last-Modified: ").append(date, sizeof date).append("\r\n");
+      v.append(is_content_hashed(relative) ? cache_forever : cache_revalidate);
+      if (!encoding.empty() || file->has_br || file->has_gzip)
+        v.append("Vary: Accept-Encoding\r\n");
+      std::string& h = file->headers;
+      h.append("Content-Type: ").append(mime_type_for(relative)).append("\r\n");
+      if (!encoding.empty()) h.append("Content-Encoding: ").append(encoding).append("\r\n");
+      h.append("Accept-Ranges: bytes\r\n");
+      h.append(v);
     }
   }
   ::close(fd);
@@ -579,14 +550,10 @@ void static_files::redirect_to_directory(const request& req, responder& out) noe
   std::string_view path = req.path;
   while (path.size() > 1 && path[1] == '/')
     path.remove_prefix(1);
-  try {
-    scratch_.assign("Location: ").append(path).append("/");
-    if (!req.query.empty()) scratch_.append("?").append(req.query);
-    scratch_.append("\r\n");
-    out.send_status(301, scratch_);
-  } catch (const std::bad_alloc&) {
-    out.send_status(500);
-  }
+  scratch_.assign("Location: ").append(path).append("/");
+  if (!req.query.empty()) scratch_.append("?").append(req.query);
+  scratch_.append("\r\n");
+  out.send_status(301, scratch_);
 }
 
 }  // namespace kiln

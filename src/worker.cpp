@@ -16,6 +16,7 @@
 #include "http_syntax.hpp"
 #include "listener.hpp"
 #include "log.hpp"
+#include "out_of_memory.hpp"
 #include "python/hooks.hpp"
 #include "python/interpreter.hpp"
 #include "python/wsgi_objects.hpp"
@@ -143,6 +144,7 @@ worker::~worker() {
 }
 
 int worker::run() {
+  end_worker_when_memory_runs_out();
   // The heartbeat comes from the loop itself: a worker stuck in a handler stops beating, and
   // the master notices after timeout. Four beats per timeout leave room for a busy loop.
   std::uint64_t interval = 1000;

@@ -11,7 +11,9 @@
 namespace kiln {
 
 // A request handler. It runs on a worker's event loop: it must not block for long (the master's
-// timeout kills a worker whose loop stops), and what it throws becomes a 500 and a log line.
+// timeout kills a worker whose loop stops), and what it throws becomes a 500 and a log line. An
+// allocation that fails ends the worker, which the master replaces: std::bad_alloc never reaches
+// a handler.
 using handler = std::function<response(const request&)>;
 
 // An application: routes from a method and a path pattern to handlers. A pattern is literal

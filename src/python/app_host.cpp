@@ -50,14 +50,7 @@ app_host::~app_host() {
 }
 
 void app_host::answer(request& req, responder& out) noexcept {
-  exchange* work = nullptr;
-  try {
-    work = &bridge_->open(req, out);
-  } catch (const std::bad_alloc&) {
-    out.send_status(503);
-    return;
-  }
-  threads_->submit(*work);
+  threads_->submit(bridge_->open(req, out));
 }
 
 void app_host::run(exchange& work) noexcept {

@@ -70,14 +70,7 @@ void bridge::post(outbound message) noexcept {
       if (message.file >= 0) ::close(message.file);
       return;
     }
-    try {
-      inbox_.push_back(std::move(message));
-    } catch (const std::bad_alloc&) {
-      // The answer cannot reach the loop: the client's connection will time out. Rare enough
-      // not to plan around, but said.
-      spdlog::critical("out of memory passing an answer from the app to the event loop");
-      return;
-    }
+    inbox_.push_back(std::move(message));
   }
   uv_async_send(&async_);
 }

@@ -31,7 +31,7 @@ class exchange final : public deferred_response {
   // How much of a streamed body may be on its way to the client before the app thread waits.
   static constexpr std::size_t max_in_flight = 256 * 1024;
 
-  // Takes over req (a copy of its views, its body). Throws std::bad_alloc.
+  // Takes over req (a copy of its views, its body).
   exchange(request& req, bridge& owner);
   exchange(const exchange&) = delete;
   exchange& operator=(const exchange&) = delete;
@@ -94,7 +94,7 @@ class bridge {
   bridge(const bridge&) = delete;
   bridge& operator=(const bridge&) = delete;
 
-  // Loop thread: a new exchange for req, answered through out. Throws std::bad_alloc.
+  // Loop thread: a new exchange for req, answered through out.
   exchange& open(request& req, responder& out);
   // Any thread: hands a message to the loop. After close(), messages are dropped.
   void post(outbound message) noexcept;

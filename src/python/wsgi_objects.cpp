@@ -295,10 +295,8 @@ py_ref make_errors(bool error_level) noexcept {
   auto* self = PyObject_New(errors_object, errors_type);
   if (self == nullptr) return nullptr;
   self->level = error_level ? spdlog::level::err : spdlog::level::info;
-  self->pending = new (std::nothrow) std::string();
-  py_ref made = own(reinterpret_cast<PyObject*>(self));
-  if (self->pending == nullptr) return PyErr_NoMemory(), nullptr;
-  return made;
+  self->pending = new std::string();
+  return own(reinterpret_cast<PyObject*>(self));
 }
 
 PyObject* file_wrapper_type() noexcept {

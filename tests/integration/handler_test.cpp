@@ -157,4 +157,30 @@ TEST_CASE("a handler that blocks the loop is killed after timeout and its worker
   CHECK(ask(client, get("/healthz")).status == 200);
 }
 
+TEST_CASE("a worker whose memory runs out exits, and the master says so and replaces it",
+          "[handler]") {
+#if defined(__SANITIZE_ADDRESS__)
+  SUCCEED("AddressSanitizer's operator new reports running out of memory itself");
+  return;
+#endif
+  kiln_process kiln(test_app());
+  std::vector<pid_t> before;
+  REQUIRE(eventually([&] {
+    before = children_of(kiln.pid());
+    return before.size() == 1;
+  }));
+  http_client exhausting(kiln.port());
+  REQUIRE(exhausting.send(get("/exhaust-memory")));
+  CHECK(exhausting.closed_by_server());
+  CHECK(kiln.wait_for_output("kiln: worker out of memory: exiting\n"));
+  CHECK(kiln.wait_for_output("Worker (pid: " + std::to_string(before.front()) +
+                             ") ran out of memory and exited: replacing it"));
+  REQUIRE(eventually([&] {
+    auto now = children_of(kiln.pid());
+    return now.size() == 1 && now.front() != before.front();
+  }));
+  http_client client(kiln.port());
+  CHECK(ask(client, get("/healthz")).status == 200);
+}
+
 }  // namespace kiln::test

@@ -1,6 +1,7 @@
 // A kiln application for the integration tests: handlers that misbehave on purpose, and one
 // that reports what it was given.
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -27,6 +28,13 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(
         std::chrono::seconds(std::stoi(std::string(*req.param("seconds")))));
     return kiln::response::text("slept");
+  });
+  app.get("/exhaust-memory", [](const kiln::request&) {
+    // More than any machine has: the allocation fails, as it does when memory runs out.
+    std::size_t too_much = std::size_t{1} << 46;
+    auto bytes = std::make_unique<char[]>(too_much);
+    bytes[too_much - 1] = 'x';
+    return kiln::response::text(std::string(1, bytes[too_much - 1]));
   });
   app.route("POST", "/echo/{name}", [](const kiln::request& req) {
     return kiln::response::json({{"method", req.method},

@@ -55,7 +55,7 @@ TEST_CASE("what arrives while an answer is made is held, then parsed in order",
   CHECK(reader.has_unparsed());
   // The answer to /1 is not out yet: the rest of /2 and all of /3 wait, unparsed.
   std::string more = "Host: k\r\n\r\nGET /3 HTTP/1.1\r\nHost: k\r\n\r\n";
-  REQUIRE(reader.hold(more.data(), more.size()));
+  reader.hold(more.data(), more.size());
   CHECK(reader.unparsed() == std::string("GET /2 HTTP/1.1\r\n").size() + more.size());
   CHECK(sink.targets == std::vector<std::string>{"/1"});
   CHECK(reader.parse_kept() == request_parser::status::paused);
