@@ -3,17 +3,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <system_error>
@@ -23,20 +17,18 @@
 #include <spdlog/spdlog.h>
 
 #include "log.hpp"
+#include "open_file_limit.hpp"
 #include "out_of_memory.hpp"
+#include "privileges.hpp"
+#include "process_signals.hpp"
 #include "process_title.hpp"
 #include "python/hooks.hpp"
 #include "python/interpreter.hpp"
+#include "upgrade.hpp"
 #include "worker.hpp"
-
-extern char** environ;
 
 namespace kiln {
 namespace {
-
-// The signals the master handles, and nothing else: a table, not a chain of ifs.
-constexpr int master_signals[] = {SIGTERM, SIGINT,  SIGQUIT, SIGHUP, SIGTTIN,
-                                  SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD};
 
 // The handler only writes the signal's number into this pipe; the main loop reads it.
 int signal_pipe[2] = {-1, -1};
@@ -61,82 +53,6 @@ constexpr std::size_t crash_limit = 5;
 constexpr std::uint64_t crash_window_ms = 10000;
 constexpr std::uint64_t max_backoff_ms = 30000;
 
-// Blocks every signal for as long as it lives (or until restore()).
-class signal_blocker {
- public:
-  signal_blocker() noexcept {
-    sigset_t all;
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &previous_);
-  }
-  ~signal_blocker() { restore(); }
-  signal_blocker(const signal_blocker&) = delete;
-  signal_blocker& operator=(const signal_blocker&) = delete;
-  void restore() noexcept {
-    if (restored_) return;
-    sigprocmask(SIG_SETMASK, &previous_, nullptr);
-    restored_ = true;
-  }
-  const sigset_t& previous() const noexcept { return previous_; }
-
- private:
-  sigset_t previous_;
-  bool restored_ = false;
-};
-
-void reset_signal_handlers() noexcept {
-  struct sigaction action {};
-  action.sa_handler = SIG_DFL;
-  sigemptyset(&action.sa_mask);
-  for (int number : master_signals)
-    sigaction(number, &action, nullptr);
-}
-
-// The binary this process runs, as an absolute path, resolved now, as USR2 will need it later:
-// argv[0] may be relative to a directory kiln has left, or a name found on the PATH. Symlinks
-// are kept, so that an upgrade that moves a link runs the new binary.
-std::string executable_path() {
-  const auto& arguments = original_arguments();
-  std::string name = arguments.empty() ? std::string() : arguments.front();
-  if (name.find('/') != std::string::npos) {
-    if (name.front() == '/') return name;
-    char directory[4096];
-    if (getcwd(directory, sizeof directory) != nullptr) return std::string(directory) + "/" + name;
-  } else if (const char* path = std::getenv("PATH"); path != nullptr && !name.empty()) {
-    std::string_view rest = path;
-    while (true) {
-      auto colon = rest.find(':');
-      std::string candidate = std::string(rest.substr(0, colon)) + "/" + name;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
-  }
-  char self[4096];
-  ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
-  return length > 0 ? std::string(self, static_cast<std::size_t>(length)) : name;
-}
-
-// Lets every worker hold worker_connections sockets and its files: the soft limit on open
-// files (often 1024) rises to the hard one, and a limit still too low is said out loud.
-void raise_open_file_limit(std::int64_t worker_connections) {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-    getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  std::size_t cap = connection_cap(worker_connections);
-  if (cap < static_cast<std::size_t>(worker_connections)) {
-    spdlog::warn(
-        "The open file limit ({}) holds {} connections per worker (two descriptors each, for a "
-        "streamed file, and {} to spare), not worker_connections ({}): each worker takes {} at "
-        "most. Raise the limit (ulimit -n, LimitNOFILE=) or lower worker_connections",
-        limit.rlim_cur, cap, descriptors_kept, worker_connections, cap);
-  }
-}
-
 // With reuse_port every worker has an accept queue of its own: when a worker hangs or dies, the
 // kernel resets what its queue held, unless it may move them to another worker's.
 void warn_of_lone_queues() {
@@ -149,68 +65,6 @@ void warn_of_lone_queues() {
       "later; docker run --sysctl), which moves them to another worker");
 }
 
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
-  }
-  return fmt::format("status {}", status);
-}
-
-const char* signal_name(int number) {
-  switch (number) {
-    case SIGTERM:
-      return "TERM";
-    case SIGINT:
-      return "INT";
-    case SIGQUIT:
-      return "QUIT";
-    case SIGHUP:
-      return "HUP";
-    case SIGTTIN:
-      return "TTIN";
-    case SIGTTOU:
-      return "TTOU";
-    case SIGUSR1:
-      return "USR1";
-    case SIGUSR2:
-      return "USR2";
-    case SIGCHLD:
-      return "CHLD";
-    default:
-      return "?";
-  }
-}
-
-// Switches a worker to the configured user and group; throws std::system_error.
-void drop_privileges(const settings& values) {
-  if (values.user.empty() && values.group.empty()) return;
-  gid_t gid = getgid();
-  uid_t uid = getuid();
-  const char* user_name = nullptr;
-  if (!values.group.empty()) {
-    if (const group* found = getgrnam(values.group.c_str())) {
-      gid = found->gr_gid;
-    } else {
-      gid = static_cast<gid_t>(std::stoul(values.group));
-    }
-  }
-  if (!values.user.empty()) {
-    if (const passwd* found = getpwnam(values.user.c_str())) {
-      uid = found->pw_uid;
-      user_name = found->pw_name;
-      if (values.group.empty()) gid = found->pw_gid;
-    } else {
-      uid = static_cast<uid_t>(std::stoul(values.user));
-    }
-  }
-  if (geteuid() != 0) return;  // Configuration checking made sure nothing needs changing.
-  int status = user_name != nullptr ? initgroups(user_name, gid) : setgroups(0, nullptr);
-  if (status != 0) throw std::system_error(errno, std::generic_category(), "setgroups");
-  if (setgid(gid) != 0) throw std::system_error(errno, std::generic_category(), "setgid");
-  if (setuid(uid) != 0) throw std::system_error(errno, std::generic_category(), "setuid");
-}
-
 }  // namespace
 
 arbiter::arbiter(command_line line, configuration config, const app& application)
@@ -219,7 +73,7 @@ arbiter::arbiter(command_line line, configuration config, const app& application
       config_(std::move(config)),
       random_(std::random_device{}()),
       pid_(getpid()),
-      pidfile_(config_.values.pid),
+      pidfile_(config_.values.pid, pid_),
       target_(static_cast<std::size_t>(config_.values.workers)) {
   executable_ = executable_path();
 }
@@ -247,7 +101,7 @@ int arbiter::run() {
   scoreboard_ = std::make_unique<scoreboard>(2 * 1024 + 64);
   open_listeners();
   install_signal_handlers();
-  if (!pidfile_.empty()) write_pidfile(pidfile_);
+  pidfile_.write();
   spdlog::info("Starting kiln {} (master pid: {})", KILN_VERSION, pid_);
   for (const auto& socket : listeners_)
     spdlog::info("Listening at: {} ({})", socket->url(), pid_);
@@ -267,12 +121,12 @@ int arbiter::run() {
   const auto& values = config_.values;
   if (!values.wsgi_app.empty() && values.preload_app && !preload_app()) {
     exit_code_ = python::app_load_failed;
-    remove_pidfile();
+    pidfile_.remove();
     return exit_code_;
   }
   if (!python::when_ready(target_)) {
     spdlog::critical("The when_ready hook failed: stopping kiln");
-    remove_pidfile();
+    pidfile_.remove();
     return 1;
   }
   manage_workers();
@@ -293,7 +147,7 @@ int arbiter::run() {
     for (auto& socket : listeners_)
       socket->keep_socket_file();
   }
-  remove_pidfile();
+  pidfile_.remove();
   python::on_exit();
   // A preloaded app's atexit functions run here, as in gunicorn's master.
   python::run_exit_functions();
@@ -506,7 +360,7 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
   init_worker_logging();
   int code = 0;
   try {
-    drop_privileges(config_.values);
+    drop_privileges(config_.values.user, config_.values.group);
     worker server(config_.values, fds, &slot, &application_);
     // The worker has its own descriptors for the sockets; the master's, copied by fork, would
     // keep a socket open after the worker has stopped accepting from it.
@@ -547,9 +401,7 @@ void arbiter::reap_workers() {
       spdlog::error("The new master (pid: {}) exited with {}; this one goes on", pid,
                     describe_status(status));
       new_master_ = 0;
-      if (!pidfile_.empty()) {
-        std::rename((pidfile_ + ".oldbin").c_str(), pidfile_.c_str());
-      }
+      pidfile_.step_back();
       continue;
     }
     auto found = std::find_if(workers_.begin(), workers_.end(),
@@ -912,68 +764,12 @@ void arbiter::reexec() {
     spdlog::warn("USR2 ignored: the new master (pid: {}) is still running", new_master_);
     return;
   }
-  // Everything the child needs is made before fork: between fork and exec it only moves
-  // descriptors and calls execve.
-  std::vector<std::string> environment_strings;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    std::string_view text = *entry;
-    if (!text.starts_with("LISTEN_")) environment_strings.emplace_back(text);
-  }
-  std::string names;
-  for (const auto& socket : listeners_) {
-    if (!names.empty()) names += ':';
-    names += encode_socket_name(socket->bind_text());
-  }
-  environment_strings.push_back("LISTEN_FDS=" + std::to_string(listeners_.size()));
-  environment_strings.push_back("LISTEN_FDNAMES=" + names);
-  // The sockets become descriptors 3, 4, ... as systemd hands them over, named by their bind
-  // setting. Duplicates above that range first, so that moving one cannot overwrite another.
-  std::vector<int> high;
-  int above = 3 + static_cast<int>(listeners_.size());
-  for (const auto& socket : listeners_) {
-    int fd = fcntl(socket->fd(), F_DUPFD_CLOEXEC, above);
-    if (fd < 0) {
-      spdlog::error("fcntl(F_DUPFD) for USR2: {}", errno_text(errno));
-      for (int done : high)
-        ::close(done);
-      return;
-    }
-    high.push_back(fd);
-  }
-  char listen_pid[32] = "LISTEN_PID=";  // Filled in by the child, which knows its pid.
-  std::vector<char*> envp;
-  for (auto& text : environment_strings)
-    envp.push_back(text.data());
-  envp.push_back(listen_pid);
-  envp.push_back(nullptr);
-  std::vector<std::string> arguments = original_arguments();
-  std::vector<char*> argv;
-  for (auto& argument : arguments)
-    argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  const char* binary = executable_.c_str();
-
   python::pre_exec();
   // Moved first, so that the new master can write its own pidfile without a race.
-  if (!pidfile_.empty()) std::rename(pidfile_.c_str(), (pidfile_ + ".oldbin").c_str());
-  signal_blocker blocked;
-  pid_t pid = fork();
+  pidfile_.step_aside();
+  pid_t pid = start_new_master(executable_, listeners_);
   if (pid == 0) {
-    for (std::size_t i = 0; i < high.size(); ++i)
-      dup2(high[i], 3 + static_cast<int>(i));
-    std::snprintf(listen_pid + std::strlen(listen_pid), 20, "%d", static_cast<int>(getpid()));
-    reset_signal_handlers();
-    sigprocmask(SIG_SETMASK, &blocked.previous(), nullptr);
-    execve(binary, argv.data(), envp.data());
-    std::fprintf(stderr, "kiln: execve(\"%s\") for USR2: %s\n", binary, errno_text(errno).c_str());
-    _exit(127);
-  }
-  blocked.restore();
-  for (int fd : high)
-    ::close(fd);
-  if (pid < 0) {
-    spdlog::error("fork for USR2: {}", errno_text(errno));
-    if (!pidfile_.empty()) std::rename((pidfile_ + ".oldbin").c_str(), pidfile_.c_str());
+    pidfile_.step_back();
     return;
   }
   new_master_ = pid;
@@ -985,28 +781,6 @@ void arbiter::reopen_logs() {
   reopen_log_files();
   for (auto& process : workers_)
     ::kill(process.pid, SIGUSR1);
-}
-
-void arbiter::write_pidfile(const std::string& path) {
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << pid_ << '\n';
-    if (!file) throw std::system_error(errno, std::generic_category(), "write " + temporary);
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    throw std::system_error(errno, std::generic_category(), "rename to " + path);
-  }
-}
-
-void arbiter::remove_pidfile() {
-  if (pidfile_.empty()) return;
-  // Only our own: after USR2 the new master owns the path.
-  std::ifstream file(pidfile_);
-  pid_t written = 0;
-  if (file >> written && written == pid_) std::remove(pidfile_.c_str());
-  std::ifstream old(pidfile_ + ".oldbin");
-  if (old >> written && written == pid_) std::remove((pidfile_ + ".oldbin").c_str());
 }
 
 }  // namespace kiln

@@ -14,6 +14,7 @@
 
 #include "config.hpp"
 #include "listener.hpp"
+#include "pidfile.hpp"
 #include "scoreboard.hpp"
 
 namespace kiln {
@@ -84,8 +85,6 @@ class arbiter {
   long long app_sources_signature() const;
 
   void install_signal_handlers();
-  void write_pidfile(const std::string& path);
-  void remove_pidfile();
   std::uint64_t draw_quota();
   std::size_t count_serving(unsigned generation, bool ready_only) const;
 
@@ -118,7 +117,7 @@ class arbiter {
   state state_ = state::running;
   pid_t pid_ = 0;
   pid_t new_master_ = 0;  // The re-executed binary after USR2, while it is our child.
-  std::string pidfile_;
+  pidfile pidfile_;
   std::size_t target_ = 1;        // How many workers of the current generation should serve.
   unsigned generation_ = 0;       // The configuration workers are started with.
   unsigned last_generation_ = 0;  // Never reused, so that a stray worker cannot be mistaken.

@@ -7,10 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <grp.h>
 #include <limits>
 #include <optional>
-#include <pwd.h>
 #include <regex>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +23,7 @@
 #include "gunicorn.hpp"
 #include "http_syntax.hpp"
 #include "listener.hpp"
+#include "privileges.hpp"
 #include "python/app_spec.hpp"
 #include "python/build_info.hpp"
 #include "python/config_module.hpp"
@@ -438,14 +437,6 @@ void read_kiln_variables(configuration& config, const environment& env) {
   }
 }
 
-// A user or group written as a number; nullopt when text is not one that fits an ID.
-std::optional<std::uint32_t> numeric_id(std::string_view text) {
-  std::uint32_t id = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return id;
-}
-
 // "; did you mean 'workers'?" for a name in a Python config file, close to a setting's kiln or
 // gunicorn name, or to a gunicorn setting kiln does without.
 std::string python_suggestion(std::string_view name) {
@@ -624,19 +615,16 @@ void validate(const configuration& config) {
   }
   const auto& user = config.values.user;
   if (!user.empty()) {
-    const passwd* found = getpwnam(user.c_str());
-    // A number too big for an ID is no user either, rather than std::stoul's exception.
-    auto uid = found ? std::optional<std::uint32_t>(found->pw_uid) : numeric_id(user);
-    if (!uid) fail(config.origin("user"), fmt::format("user \"{}\" does not exist", user));
-    if (geteuid() != 0 && *uid != geteuid()) {
+    auto found = find_user(user);
+    if (!found) fail(config.origin("user"), fmt::format("user \"{}\" does not exist", user));
+    if (geteuid() != 0 && found->uid != geteuid()) {
       fail(config.origin("user"),
            fmt::format("user \"{}\" needs kiln to be started as root", user));
     }
   }
   const auto& group_name = config.values.group;
   if (!group_name.empty()) {
-    const group* found = getgrnam(group_name.c_str());
-    auto gid = found ? std::optional<std::uint32_t>(found->gr_gid) : numeric_id(group_name);
+    auto gid = find_group(group_name);
     if (!gid) fail(config.origin("group"), fmt::format("group \"{}\" does not exist", group_name));
     if (geteuid() != 0 && *gid != getegid()) {
       fail(config.origin("group"),

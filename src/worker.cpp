@@ -16,6 +16,7 @@
 #include "http_syntax.hpp"
 #include "listener.hpp"
 #include "log.hpp"
+#include "open_file_limit.hpp"
 #include "out_of_memory.hpp"
 #include "python/hooks.hpp"
 #include "python/interpreter.hpp"
@@ -36,15 +37,6 @@ bool is_unix_socket(int fd) noexcept {
 }
 
 }  // namespace
-
-std::size_t connection_cap(std::int64_t worker_connections) noexcept {
-  auto cap = static_cast<std::size_t>(worker_connections);
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return cap;
-  auto room = static_cast<std::size_t>(limit.rlim_cur);
-  return std::clamp<std::size_t>(room > descriptors_kept ? (room - descriptors_kept) / 2 : 1, 1,
-                                 cap);
-}
 
 worker::worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot,
                const app* application)

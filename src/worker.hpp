@@ -27,12 +27,6 @@
 
 namespace kiln {
 
-// How many connections a worker takes at once: worker_connections, or fewer when the open file
-// limit cannot hold them. A connection can hold two descriptors (its socket, and a file it
-// streams); some are kept for the rest (the loop, logs, files the app opens).
-std::size_t connection_cap(std::int64_t worker_connections) noexcept;
-inline constexpr std::size_t descriptors_kept = 64;
-
 // How long a worker that got TERM still accepts after shutdown_delay: the master turns new
 // clients away then, and those whose connections the kernel had just made still come in.
 inline constexpr std::uint64_t last_accept_ms = 250;

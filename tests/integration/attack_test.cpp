@@ -23,6 +23,14 @@
 namespace kiln::test {
 namespace {
 
+// AddressSanitizer's allocator keeps freed memory in quarantine and never gives it back: under
+// it the worker's RSS is printed, but says nothing about kiln's own memory.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_is_kilns = false;
+#else
+constexpr bool rss_is_kilns = true;
+#endif
+
 // A thousand attackers, as the issue measured; fewer only where the test itself cannot hold
 // that many sockets (the hard limit on descriptors), which it says.
 int attackers = 1000;
@@ -209,7 +217,7 @@ measured withstand(attack kind) {
   CHECK(normal.failed() == 0);
   CHECK(result.rate_during > 0);
   // What the attack made the worker allocate is returned once it has gone.
-  CHECK(result.memory_after < result.memory_before + 16);
+  if (rss_is_kilns) CHECK(result.memory_after < result.memory_before + 16);
   return result;
 }
 
@@ -231,7 +239,7 @@ TEST_CASE("a thousand clients that never read their response do not starve new c
 TEST_CASE("a thousand clients that never read a long response cost little memory", "[attack]") {
   // Each stream's buffer is what its socket can take: a slow reader's is small.
   auto result = withstand(attack::slow_huge_reader);
-  CHECK(result.memory_during < result.memory_before + 64);
+  if (rss_is_kilns) CHECK(result.memory_during < result.memory_before + 64);
 }
 
 TEST_CASE("the memory of a flood of partial request heads goes back once it is over", "[attack]") {
@@ -256,13 +264,18 @@ TEST_CASE("the memory of a flood of partial request heads goes back once it is o
       ::close(fd);
   }
   double after = 0;
-  CHECK(eventually([&] {
-    after = worker_rss_mib(kiln.pid());
-    return after < before + 16;
-  }));
+  bool returned = eventually(
+      [&] {
+        after = worker_rss_mib(kiln.pid());
+        return after < before + 16;
+      },
+      rss_is_kilns ? patience : 0ms);
   std::printf("partial heads: worker RSS %.1f MiB before, %.1f at the peak, %.1f after\n", before,
               peak, after);
-  CHECK(peak > before + 16);  // The flood did cost memory: the test measures something.
+  if (rss_is_kilns) {
+    CHECK(returned);
+    CHECK(peak > before + 16);  // The flood did cost memory: the test measures something.
+  }
 }
 
 }  // namespace kiln::test

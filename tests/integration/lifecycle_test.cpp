@@ -51,6 +51,16 @@ std::set<pid_t> workers_of(pid_t master) {
   return {children.begin(), children.end()};
 }
 
+// Waits until the master has all count workers it starts with.
+std::set<pid_t> started_workers(pid_t master, std::size_t count) {
+  std::set<pid_t> now;
+  REQUIRE(eventually([&] {
+    now = workers_of(master);
+    return now.size() == count;
+  }));
+  return now;
+}
+
 // Waits until the master has count workers, none of them in old.
 std::set<pid_t> wait_for_new_workers(pid_t master, std::size_t count, const std::set<pid_t>& old) {
   std::set<pid_t> now;
@@ -84,7 +94,7 @@ const traffic both[] = {traffic::keep_alive, traffic::churn};
 TEST_CASE("HUP fails no request", "[lifecycle]") {
   for (traffic kind : both) {
     kiln_process kiln(serving(2));
-    auto before = workers_of(kiln.pid());
+    auto before = started_workers(kiln.pid(), 2);
     load_generator load(strict(kiln.port(), kind));
     REQUIRE(load.wait_for_more(300));
     for (int round = 0; round < 2; ++round) {
@@ -156,7 +166,7 @@ TEST_CASE("TERM answers every connection the kernel accepted, then refuses", "[l
 TEST_CASE("with reuse_port, HUP, TTOU and TERM fail no request either", "[lifecycle]") {
   for (traffic kind : both) {
     kiln_process kiln(serving(3, {"--reuse-port"}));
-    auto before = workers_of(kiln.pid());
+    auto before = started_workers(kiln.pid(), 3);
     load_generator load(strict(kiln.port(), kind, true));
     REQUIRE(load.wait_for_more(300));
     kiln.signal(SIGHUP);
@@ -195,8 +205,7 @@ TEST_CASE("once kiln has stopped, or its master was killed, new clients are refu
     // The workers notice their master is gone and stop; the last to let go closes the socket.
     kiln_process kiln(serving(2));
     std::uint16_t port = kiln.port();
-    auto workers = workers_of(kiln.pid());
-    REQUIRE(workers.size() == 2);
+    auto workers = started_workers(kiln.pid(), 2);
     CHECK(kiln.stop(SIGKILL) == killed_by(SIGKILL));
     for (pid_t worker : workers)
       CHECK(eventually([&] { return !process_alive(worker); }));
