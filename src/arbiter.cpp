@@ -98,7 +98,7 @@ int arbiter::run() {
   raise_open_file_limit(config_.values.worker_connections);
   // Room for every worker the settings allow, twice over: during a reload or a retirement old
   // and new workers overlap.
-  scoreboard_ = std::make_unique<scoreboard>(2 * 1024 + 64);
+  scoreboard_ = std::make_unique<scoreboard>(2 * max_workers + 64);
   open_listeners();
   install_signal_handlers();
   pidfile_.write();
@@ -204,8 +204,7 @@ void arbiter::handle_signal(int number) {
       reload();
       break;
     case SIGTTIN:
-      // The scoreboard has room for twice the most workers a setting allows: for overlaps.
-      if (target_ < 1024) {
+      if (target_ < static_cast<std::size_t>(max_workers)) {
         ++target_;
         python::nworkers_changed(target_, target_ - 1);
       }

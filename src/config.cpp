@@ -27,6 +27,7 @@
 #include "python/app_spec.hpp"
 #include "python/build_info.hpp"
 #include "python/config_module.hpp"
+#include "text.hpp"
 
 extern char** environ;
 
@@ -87,14 +88,6 @@ std::string env_name(const setting_info& info) {
 }
 std::string flag_name(const setting_info& info) {
   return info.flag();
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
-  return text;
 }
 
 std::string lower(std::string_view text) {

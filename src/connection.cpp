@@ -1,7 +1,6 @@
 #include "connection.hpp"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -16,6 +15,7 @@
 #include "forwarded.hpp"
 #include "log.hpp"
 #include "proxy_header.hpp"
+#include "socket_address.hpp"
 #include "worker.hpp"
 
 namespace kiln {
@@ -33,19 +33,6 @@ constexpr std::size_t sendfile_slice = 1024 * 1024;
 constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view chunked_header = "Transfer-Encoding: chunked\r\n";
 constexpr std::string_view last_chunk = "0\r\n\r\n";
-
-// Formats an address and port as "host:port", "[v6]:port".
-std::string format_address(const sockaddr_storage& address) {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (address.ss_family == AF_INET6) {
-    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
-    uv_ip6_name(&v6, host, sizeof host);
-    return fmt::format("[{}]:{}", host, ntohs(v6.sin6_port));
-  }
-  const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
-  uv_ip4_name(&v4, host, sizeof host);
-  return fmt::format("{}:{}", host, ntohs(v4.sin_port));
-}
 
 }  // namespace
 
@@ -911,7 +898,7 @@ std::string_view connection::peer() noexcept {
       uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     peer_.assign(1, '-');  // A unix socket's peer has no address.
   } else {
-    peer_ = format_address(address);
+    peer_ = address_text(address);
   }
   return peer_;
 }
@@ -924,7 +911,7 @@ std::string_view connection::server() noexcept {
       uv_tcp_getsockname(&handle_.tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     server_.assign(1, '-');
   } else {
-    server_ = format_address(address);
+    server_ = address_text(address);
   }
   return server_;
 }

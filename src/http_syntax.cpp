@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "text.hpp"
+
 namespace kiln {
 
 bool is_tchar(char c) noexcept {
@@ -42,11 +44,7 @@ bool percent_decode(std::string_view text, std::string& out) {
 }
 
 std::string_view trim_ows(std::string_view text) noexcept {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
+  return trim(text, " \t");
 }
 
 bool is_field_value(std::string_view text) noexcept {

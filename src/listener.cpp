@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "http_syntax.hpp"
+#include "socket_address.hpp"
 
 namespace kiln {
 namespace {
@@ -69,6 +70,21 @@ bool int_option(int fd, int level, int name) {
   int value = 0;
   socklen_t length = sizeof value;
   return getsockopt(fd, level, name, &value, &length) == 0 && value != 0;
+}
+
+using address_list = std::unique_ptr<addrinfo, decltype(&freeaddrinfo)>;
+
+// The addresses a TCP bind setting's host and port name, of family (or any, AF_UNSPEC); empty
+// with getaddrinfo's error code when there are none.
+address_list resolve(const listen_address& address, int family, int& error) {
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(address.port);
+  error = getaddrinfo(address.host.c_str(), service.c_str(), &hints, &found);
+  return address_list(error == 0 ? found : nullptr, freeaddrinfo);
 }
 
 }  // namespace
@@ -184,17 +200,14 @@ listener listener::open(const std::string& bind_text, const listen_options& opti
     return result;
   }
 
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string service = std::to_string(address.port);
-  if (int error = getaddrinfo(address.host.c_str(), service.c_str(), &hints, &found); error != 0) {
-    throw std::system_error(EINVAL, std::generic_category(),
-                            fmt::format("getaddrinfo for {}: {}", bind_text, gai_strerror(error)));
+  int unresolved = 0;
+  auto addresses = resolve(address, AF_UNSPEC, unresolved);
+  if (!addresses) {
+    throw std::system_error(
+        EINVAL, std::generic_category(),
+        fmt::format("getaddrinfo for {}: {}", bind_text, gai_strerror(unresolved)));
   }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+  const addrinfo* found = addresses.get();
   sockaddr_storage chosen{};
   std::memcpy(&chosen, found->ai_addr, found->ai_addrlen);
   socklen_t chosen_length = found->ai_addrlen;
@@ -255,23 +268,7 @@ void listener::describe() {
   if (getsockname(fd_, reinterpret_cast<sockaddr*>(&bound_), &bound_length_) != 0) {
     throw_errno("getsockname", bind_text_);
   }
-  char host[INET6_ADDRSTRLEN] = {};
-  switch (bound_.ss_family) {
-    case AF_UNIX:
-      url_ = fmt::format("unix:{}", reinterpret_cast<const sockaddr_un&>(bound_).sun_path);
-      break;
-    case AF_INET6: {
-      const auto& v6 = reinterpret_cast<const sockaddr_in6&>(bound_);
-      inet_ntop(AF_INET6, &v6.sin6_addr, host, sizeof host);
-      url_ = fmt::format("http://[{}]:{}", host, ntohs(v6.sin6_port));
-      break;
-    }
-    default: {
-      const auto& v4 = reinterpret_cast<const sockaddr_in&>(bound_);
-      inet_ntop(AF_INET, &v4.sin_addr, host, sizeof host);
-      url_ = fmt::format("http://{}:{}", host, ntohs(v4.sin_port));
-    }
-  }
+  url_ = (bound_.ss_family == AF_UNIX ? "unix:" : "http://") + address_text(bound_);
 }
 
 int listener::socket_for_worker() const {
@@ -297,17 +294,10 @@ bool listener::bound_to(const listen_address& address) const {
       break;
   }
   if (address.port == 0) return false;
-  addrinfo hints{};
-  hints.ai_family = bound_.ss_family;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  std::string service = std::to_string(address.port);
-  if (getaddrinfo(address.host.c_str(), service.c_str(), &hints, &found) != 0) return false;
-  bool same = found->ai_addrlen == bound_length_ &&
-              std::memcmp(found->ai_addr, &bound_, bound_length_) == 0;
-  freeaddrinfo(found);
-  return same;
+  int error = 0;
+  auto found = resolve(address, bound_.ss_family, error);
+  return found && found->ai_addrlen == bound_length_ &&
+         std::memcmp(found->ai_addr, &bound_, bound_length_) == 0;
 }
 
 listener::listener(listener&& other) noexcept

@@ -1,13 +1,14 @@
 #include "proxy_header.hpp"
 
-#include <arpa/inet.h>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <netinet/in.h>
 
 #include <fmt/format.h>
 
 #include "address_range.hpp"
+#include "socket_address.hpp"
 
 namespace kiln {
 namespace {
@@ -72,24 +73,23 @@ proxy_header parse_v2(std::string_view data) {
   bool local = (version_command & 0x0f) == 0;
   std::uint8_t address_family = family >> 4;
   if (local || address_family == 0) return result;  // The balancer's own connection.
-  char host[INET6_ADDRSTRLEN] = {};
+  // Addresses and ports come in network byte order, as a sockaddr holds them.
   const char* addresses = data.data() + 16;
+  sockaddr_storage source{};
   if (address_family == 1) {  // IPv4: source, destination, source port, destination port.
     if (length < 12) return invalid();
-    in_addr source{};
-    std::memcpy(&source, addresses, 4);
-    inet_ntop(AF_INET, &source, host, sizeof host);
-    unsigned port = (unsigned{static_cast<std::uint8_t>(addresses[8])} << 8) |
-                    static_cast<std::uint8_t>(addresses[9]);
-    result.source = fmt::format("{}:{}", host, port);
+    auto& v4 = reinterpret_cast<sockaddr_in&>(source);
+    v4.sin_family = AF_INET;
+    std::memcpy(&v4.sin_addr, addresses, 4);
+    std::memcpy(&v4.sin_port, addresses + 8, 2);
+    result.source = address_text(source);
   } else if (address_family == 2) {  // IPv6.
     if (length < 36) return invalid();
-    in6_addr source{};
-    std::memcpy(&source, addresses, 16);
-    inet_ntop(AF_INET6, &source, host, sizeof host);
-    unsigned port = (unsigned{static_cast<std::uint8_t>(addresses[32])} << 8) |
-                    static_cast<std::uint8_t>(addresses[33]);
-    result.source = fmt::format("[{}]:{}", host, port);
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(source);
+    v6.sin6_family = AF_INET6;
+    std::memcpy(&v6.sin6_addr, addresses, 16);
+    std::memcpy(&v6.sin6_port, addresses + 32, 2);
+    result.source = address_text(source);
   }
   // A unix address (family 3) names no IP client: as LOCAL.
   return result;

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "access_log.hpp"
+
 namespace kiln {
 namespace {
 
@@ -51,7 +53,7 @@ const std::array registry = {
             "How many worker processes serve requests. \"auto\" is one per CPU this process may "
             "use, honouring a container's CPU quota. WEB_CONCURRENCY sets it too.",
         .minimum = 1,
-        .maximum = 1024,
+        .maximum = max_workers,
         .short_flag = 'w',
         .allows_auto = true,
         .gunicorn = "workers",
@@ -478,7 +480,7 @@ const std::array registry = {
         .name = "access_log_format",
         .section = "Logging",
         .field = &settings::access_log_format,
-        .default_value = R"(%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s")",
+        .default_value = default_access_log_format,
         .help = "\"json\" for JSON lines, or a line of gunicorn's atoms: h remote address, t time, "
                 "r request line, m method, U path, q query, H protocol, s status, b or B bytes, "
                 "f referer, a user agent, T/M/D/L duration in s/ms/us/decimal s, p pid, i request "

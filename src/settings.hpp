@@ -12,6 +12,9 @@ namespace kiln {
 
 using std::chrono::milliseconds;
 
+// The most workers kiln runs: the workers setting's maximum, and TTIN's.
+inline constexpr std::int64_t max_workers = 1024;
+
 // Every setting kiln has. The values come from the registry below: defaults, the TOML file, the
 // environment and the command line all fill this one struct.
 struct settings {

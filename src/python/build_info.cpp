@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "text.hpp"
+
 namespace kiln::python {
 
 std::string_view major_minor(std::string_view version) noexcept {
@@ -23,13 +25,9 @@ std::string virtualenv_problem(const std::string& directory) {
   while (std::getline(config, line)) {
     auto equals = line.find('=');
     if (equals == std::string::npos) continue;
-    std::string_view key = std::string_view(line).substr(0, equals);
-    while (!key.empty() && key.back() == ' ')
-      key.remove_suffix(1);
+    std::string_view key = trim(std::string_view(line).substr(0, equals));
     if (key != "version" && key != "version_info") continue;
-    std::string_view value = std::string_view(line).substr(equals + 1);
-    while (!value.empty() && value.front() == ' ')
-      value.remove_prefix(1);
+    std::string_view value = trim(std::string_view(line).substr(equals + 1));
     if (major_minor(value) != major_minor(built_version)) {
       return fmt::format(
           "\"{}\" was made by Python {}, but kiln was built for Python {} ({}): make the virtual "
