@@ -24,6 +24,7 @@
 #include "process_title.hpp"
 #include "python/hooks.hpp"
 #include "python/interpreter.hpp"
+#include "settings_text.hpp"
 #include "upgrade.hpp"
 #include "worker.hpp"
 

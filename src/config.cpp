@@ -27,6 +27,7 @@
 #include "python/app_spec.hpp"
 #include "python/build_info.hpp"
 #include "python/config_module.hpp"
+#include "settings_text.hpp"
 #include "text.hpp"
 
 extern char** environ;
@@ -47,47 +48,11 @@ constexpr conventional_variable conventional_variables[] = {
     {"FORWARDED_ALLOW_IPS", "forwarded_allow_ips"},
 };
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// "; did you mean 'keepalive'?" when a setting's name is close to name, else "".
-std::string suggestion(std::string_view name, std::string (*spell)(const setting_info&)) {
-  const setting_info* best = nullptr;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (const auto& info : setting_registry()) {
-    std::size_t distance = edit_distance(name, spell(info));
-    // The allowance grows with the setting's own name, not with the KILN_ or -- around it, so
-    // that "port" is not taken for "pid", nor KILN_PORT for KILN_PID.
-    std::size_t allowance = std::max<std::size_t>(2, info.name.size() / 3);
-    if (distance <= allowance && distance < best_distance) {
-      best = &info;
-      best_distance = distance;
-    }
-  }
-  return best ? fmt::format("; did you mean '{}'?", spell(*best)) : std::string{};
-}
-
 std::string toml_key(const setting_info& info) {
   return std::string(info.name);
 }
 std::string env_name(const setting_info& info) {
   return info.environment_variable();
-}
-std::string flag_name(const setting_info& info) {
-  return info.flag();
 }
 
 std::string lower(std::string_view text) {
@@ -95,32 +60,6 @@ std::string lower(std::string_view text) {
   for (char& c : result)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return result;
-}
-
-// Throws the one-line message for a bad setting. The values it quotes came from the user and
-// may hold line breaks (a TOML multi-line string, a variable): control characters are escaped,
-// so that the message stays one line.
-[[noreturn]] void fail(std::string_view where, std::string_view message) {
-  std::string line = fmt::format("{}: {}", where, message);
-  std::string escaped;
-  for (char c : line) {
-    auto byte = static_cast<unsigned char>(c);
-    if (c == '\n') {
-      escaped += "\\n";
-    } else if (byte < 0x20 || byte == 0x7f) {
-      escaped += fmt::format("\\x{:02x}", byte);
-    } else {
-      escaped.push_back(c);
-    }
-  }
-  throw config_error(escaped);
-}
-
-std::string format_number(double value) {
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    return std::to_string(static_cast<long long>(value));
-  }
-  return fmt::format("{}", value);
 }
 
 void check_range(const setting_info& info, double value, std::string_view text,
@@ -131,10 +70,10 @@ void check_range(const setting_info& info, double value, std::string_view text,
   if (value < info.minimum || (!unbounded && value > info.maximum)) {
     if (unbounded) {
       fail(where, fmt::format("{} must be at least {}, not {}", info.name,
-                              format_number(info.minimum), text));
+                              number_text(info.minimum), text));
     }
     fail(where, fmt::format("{} must be between {} and {}, not {}", info.name,
-                            format_number(info.minimum), format_number(info.maximum), text));
+                            number_text(info.minimum), number_text(info.maximum), text));
   }
 }
 
@@ -326,12 +265,12 @@ void assign_toml(settings& values, const setting_info& info, const toml::node& n
       // TOML allows nan, which every range check lets through.
       if (!std::isfinite(seconds)) {
         fail(where, fmt::format("{} must be a number of seconds, not {}", info.name,
-                                format_number(seconds)));
+                                number_text(seconds)));
       }
     } else {
       wrong_type();
     }
-    check_range(info, seconds, format_number(seconds), where);
+    check_range(info, seconds, number_text(seconds), where);
     values.*(*duration) = milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
     return;
   }
@@ -639,86 +578,6 @@ environment process_environment() {
   return env;
 }
 
-command_line parse_command_line(std::span<const char* const> arguments) {
-  command_line line;
-  for (std::size_t i = 0; i < arguments.size(); ++i) {
-    std::string_view argument = arguments[i];
-    std::string_view name = argument;
-    std::optional<std::string_view> attached;
-    if (argument.starts_with("--")) {
-      if (auto equals = argument.find('='); equals != std::string_view::npos) {
-        name = argument.substr(0, equals);
-        attached = argument.substr(equals + 1);
-      }
-    }
-    auto take_value = [&]() -> std::string {
-      if (attached) return std::string(*attached);
-      if (i + 1 >= arguments.size()) fail(fmt::format("flag {}", name), "needs a value");
-      return arguments[++i];
-    };
-    auto no_value = [&] {
-      if (attached) fail(fmt::format("flag {}", name), "takes no value");
-    };
-
-    if (name == "-h" || name == "--help") {
-      no_value();
-      line.help = true;
-    } else if (name == "--version") {
-      no_value();
-      line.version = true;
-    } else if (name == "--check-config") {
-      no_value();
-      line.check_config = true;
-    } else if (name == "--print-config") {
-      no_value();
-      line.print_config = true;
-    } else if (name == "--settings-markdown") {
-      no_value();
-      line.settings_markdown = true;
-    } else if (name == "-c" || name == "--config") {
-      line.config_file = take_value();
-    } else {
-      const setting_info* found = nullptr;
-      bool negated = false;
-      for (const auto& info : setting_registry()) {
-        if (info.has_flag(name)) {
-          found = &info;
-        } else if (std::holds_alternative<bool settings::*>(info.field) &&
-                   name == "--no-" + info.flag().substr(2)) {
-          found = &info;
-          negated = true;
-        }
-      }
-      if (found == nullptr && !name.starts_with('-')) {
-        // The one argument names the app, as gunicorn's does: kiln [OPTIONS] APP.
-        for (const auto& earlier : line.values) {
-          if (earlier.flag.empty()) {
-            fail(fmt::format("argument \"{}\"", name),
-                 fmt::format("kiln takes one argument, the app, and already has \"{}\"",
-                             earlier.text));
-          }
-        }
-        line.values.push_back({find_setting("wsgi_app"), std::string(name), {}});
-        continue;
-      }
-      if (found == nullptr) {
-        fail(fmt::format("flag {}", name),
-             fmt::format("unknown flag{}",
-                         name.starts_with("--") ? suggestion(name, flag_name) : ""));
-      }
-      std::string text;
-      if (std::holds_alternative<bool settings::*>(found->field)) {
-        if (negated) no_value();
-        text = attached ? std::string(*attached) : (negated ? "false" : "true");
-      } else {
-        text = take_value();
-      }
-      line.values.push_back({found, std::move(text), std::string(name)});
-    }
-  }
-  return line;
-}
-
 std::string_view configuration::origin(std::string_view setting_name) const {
   const auto registry = setting_registry();
   for (std::size_t i = 0; i < registry.size(); ++i) {
@@ -728,43 +587,6 @@ std::string_view configuration::origin(std::string_view setting_name) const {
 }
 
 namespace {
-
-// Splits text into words as a POSIX shell does (and Python's shlex, which gunicorn reads
-// GUNICORN_CMD_ARGS with): blanks separate, quotes group, a backslash escapes.
-std::vector<std::string> shell_words(std::string_view text, std::string_view where) {
-  std::vector<std::string> words;
-  std::string word;
-  bool in_word = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == ' ' || c == '\t' || c == '\n') {
-      if (in_word) words.push_back(std::exchange(word, {}));
-      in_word = false;
-      continue;
-    }
-    in_word = true;
-    if (c == '\\' && i + 1 < text.size()) {
-      word.push_back(text[++i]);
-    } else if (c == '\'') {
-      auto close = text.find('\'', i + 1);
-      if (close == std::string_view::npos) fail(where, "a quote (') is not closed");
-      word.append(text.substr(i + 1, close - i - 1));
-      i = close;
-    } else if (c == '"') {
-      std::size_t j = i + 1;
-      for (; j < text.size() && text[j] != '"'; ++j) {
-        if (text[j] == '\\' && j + 1 < text.size() && std::strchr("\"\\$`", text[j + 1])) ++j;
-        word.push_back(text[j]);
-      }
-      if (j >= text.size()) fail(where, "a quote (\") is not closed");
-      i = j;
-    } else {
-      word.push_back(c);
-    }
-  }
-  if (in_word) words.push_back(word);
-  return words;
-}
 
 // Applies command-line values over what config holds; source says where they came from in
 // origins ("flag", "GUNICORN_CMD_ARGS"). A repeated list flag (--bind a --bind b) adds to the
@@ -918,152 +740,6 @@ std::string interpolate(std::string_view text, const environment& env, std::stri
     i = close;
   }
   return result;
-}
-
-namespace {
-
-std::string toml_quoted(std::string_view text) {
-  std::string result = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        result += "\\\"";
-        break;
-      case '\\':
-        result += "\\\\";
-        break;
-      case '\n':
-        result += "\\n";
-        break;
-      case '\t':
-        result += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          result += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
-        } else {
-          result.push_back(c);
-        }
-    }
-  }
-  return result + "\"";
-}
-
-std::string toml_value(const settings& values, const setting_info& info) {
-  struct printer {
-    const settings& values;
-    std::string operator()(bool settings::*m) const { return values.*m ? "true" : "false"; }
-    std::string operator()(std::int64_t settings::*m) const { return std::to_string(values.*m); }
-    std::string operator()(milliseconds settings::*m) const {
-      return format_number(static_cast<double>((values.*m).count()) / 1000.0);
-    }
-    std::string operator()(std::string settings::*m) const { return toml_quoted(values.*m); }
-    std::string operator()(std::vector<std::string> settings::*m) const {
-      std::string text = "[";
-      for (const auto& item : values.*m) {
-        if (text.size() > 1) text += ", ";
-        text += toml_quoted(item);
-      }
-      return text + "]";
-    }
-  };
-  return std::visit(printer{values}, info.field);
-}
-
-}  // namespace
-
-std::string describe(const configuration& config) {
-  std::string text;
-  const auto registry = setting_registry();
-  std::string_view section;
-  for (std::size_t i = 0; i < registry.size(); ++i) {
-    const auto& info = registry[i];
-    if (info.section != section) {
-      text += fmt::format("{}# {}\n", section.empty() ? "" : "\n", info.section);
-      section = info.section;
-    }
-    text += fmt::format("{} = {}  # {}\n", info.name, toml_value(config.values, info),
-                        config.origins[i]);
-  }
-  return text;
-}
-
-namespace {
-
-// Breaks text into lines of at most width characters, each starting with indent.
-std::string wrap(std::string_view text, std::string_view indent, std::size_t width) {
-  std::string result;
-  std::string line(indent);
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find(' ', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view word = text.substr(start, end - start);
-    if (line.size() > indent.size() && line.size() + 1 + word.size() > width) {
-      result += line + "\n";
-      line = indent;
-    }
-    if (line.size() > indent.size()) line += ' ';
-    line += word;
-    start = end + 1;
-  }
-  return result + line + "\n";
-}
-
-}  // namespace
-
-std::string help_text() {
-  std::string text =
-      "Usage: kiln [-c FILE] [--SETTING VALUE ...] [APP]\n"
-      "\n"
-      "kiln is a preforking HTTP server: a master process binds the sockets and keeps the workers\n"
-      "alive; each worker serves HTTP/1.1 from a libuv event loop, and hosts APP, a Python WSGI\n"
-      "app named as gunicorn names it (module:name), on threads of its own.\n"
-      "\n"
-      "Every setting can come from a TOML file (-c FILE, or KILN_CONFIG), an environment variable\n"
-      "(KILN_<NAME>) or a flag; a flag beats the environment, which beats the file, which beats\n"
-      "the default.\n"
-      "\n"
-      "  -c, --config FILE     Read settings from this TOML file.\n"
-      "      --check-config    Check the settings and exit: 0 when they are valid.\n"
-      "      --print-config    Print every setting's value and where it came from, and exit.\n"
-      "      --settings-markdown  Print the settings as a Markdown table, and exit.\n"
-      "      --version         Print kiln's version and exit.\n"
-      "  -h, --help            Print this help and exit.\n";
-  std::string_view section;
-  for (const auto& info : setting_registry()) {
-    if (info.section != section) {
-      text += fmt::format("\n{}:\n", info.section);
-      section = info.section;
-    }
-    std::string flag = (info.short_flag ? "" : "    ") + info.flags_text();
-    std::string line = fmt::format("  {} ({}; default {})", flag, info.type_name(),
-                                   info.default_value.empty() ? "none" : info.default_value);
-    if (line.size() > 96) {
-      // A long default gets a line of its own.
-      line =
-          fmt::format("  {} ({})\n        Default: {}", flag, info.type_name(), info.default_value);
-    }
-    text += line + "\n";
-    text += wrap(info.help, "        ", 96);
-  }
-  return text;
-}
-
-std::string settings_markdown() {
-  std::string text =
-      "| Setting (TOML key) | Environment | Flag | Type | Default | Meaning |\n"
-      "|---|---|---|---|---|---|\n";
-  for (const auto& info : setting_registry()) {
-    std::string flag = info.flags_text("`");
-    std::string help(info.help);
-    std::string type = info.type_name();
-    std::replace(type.begin(), type.end(), '|', '/');
-    text += fmt::format(
-        "| `{}` | `{}` | {} | {} | {} | {} |\n", info.name, info.environment_variable(), flag, type,
-        info.default_value.empty() ? "none" : fmt::format("`{}`", info.default_value), help);
-  }
-  return text;
 }
 
 }  // namespace kiln

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "cpu_quota.hpp"
+#include "settings_text.hpp"
 #include "support/temporary.hpp"
 
 namespace kiln::test {
@@ -70,11 +71,6 @@ std::string described(const configuration& config, std::string_view name) {
 using strings = std::vector<std::string>;
 
 }  // namespace
-
-TEST_CASE("the README's settings table is the registry's", "[config]") {
-  INFO("run scripts/update-readme to regenerate the table");
-  CHECK(readme_section("settings") == settings_markdown());
-}
 
 TEST_CASE("defaults come from the registry", "[config]") {
   auto config = load({});
@@ -337,51 +333,6 @@ TEST_CASE("the environment sets each type of setting as KILN_<NAME>", "[config]"
   CHECK(config.origin("backlog") == "env KILN_BACKLOG");
   CHECK(config.origin("timeout") == "default");
   CHECK(config.file.empty());
-}
-
-TEST_CASE("the command line is parsed into actions and values", "[config]") {
-  std::vector<const char*> arguments{"-c",
-                                     "kiln.toml",
-                                     "--check-config",
-                                     "--print-config",
-                                     "--version",
-                                     "-h",
-                                     "-w",
-                                     "3",
-                                     "--keepalive",
-                                     "9",
-                                     "-t=x",
-                                     "--no-reuse-port",
-                                     "--settings-markdown"};
-  // "-t=x" is not "-t" with a value: only long flags take "=".
-  CHECK(error_of(arguments) == "flag -t=x: unknown flag");
-  arguments.erase(arguments.begin() + 10);
-  auto line = parse_command_line(arguments);
-  CHECK(line.config_file == "kiln.toml");
-  CHECK(line.check_config);
-  CHECK(line.print_config);
-  CHECK(line.version);
-  CHECK(line.help);
-  CHECK(line.settings_markdown);
-  REQUIRE(line.values.size() == 3);
-  CHECK(line.values[0].setting == find_setting("workers"));
-  CHECK(line.values[0].text == "3");
-  CHECK(line.values[0].flag == "-w");
-  CHECK(line.values[1].setting == find_setting("keepalive"));
-  CHECK(line.values[1].text == "9");
-  CHECK(line.values[1].flag == "--keepalive");
-  CHECK(line.values[2].setting == find_setting("reuse_port"));
-  CHECK(line.values[2].text == "false");
-  CHECK(line.values[2].flag == "--no-reuse-port");
-
-  auto nothing = parse_command_line(std::vector<const char*>{});
-  CHECK_FALSE(nothing.help);
-  CHECK_FALSE(nothing.version);
-  CHECK_FALSE(nothing.check_config);
-  CHECK_FALSE(nothing.print_config);
-  CHECK(nothing.config_file.empty());
-  CHECK(nothing.values.empty());
-  CHECK(parse_command_line(std::vector<const char*>{"--help"}).help);
 }
 
 TEST_CASE("a repeated flag: the last wins, a list flag collects", "[config]") {
@@ -953,27 +904,6 @@ TEST_CASE("describe() shows every setting with its value and origin", "[config]"
   CHECK(reloaded.values.pid == config.values.pid);
   CHECK(reloaded.values.workers == 3);
   CHECK(reloaded.values.reuse_port);
-}
-
-TEST_CASE("the help lists every setting with its flag, type and default", "[config]") {
-  std::string text = help_text();
-  CHECK(text.starts_with("Usage: kiln [-c FILE] [--SETTING VALUE ...] [APP]\n"));
-  CHECK(text.find("  -w, --workers (integer or \"auto\"; default auto)\n") != std::string::npos);
-  CHECK(text.find("      --backlog (integer; default 2048)\n") != std::string::npos);
-  CHECK(text.find("  -p, --pid (string; default none)\n") != std::string::npos);
-  CHECK(text.find("\nHTTP:\n") != std::string::npos);
-  for (const auto& info : setting_registry()) {
-    INFO(info.name);
-    CHECK(text.find(" " + info.flags_text() + " (") != std::string::npos);
-  }
-  for (const auto& line : {"--check-config", "--print-config", "--version", "--help"})
-    CHECK(text.find(line) != std::string::npos);
-  // No line is wider than a terminal.
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    INFO(line);
-    CHECK(line.size() <= 100);
-  }
 }
 
 // The shipped configuration files.

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "config.hpp"
+#include "settings_text.hpp"
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
 #include "support/temporary.hpp"
@@ -17,7 +18,7 @@ const std::string development = std::string(KILN_SOURCE_DIR) + "/config/kiln.loc
 
 }  // namespace
 
-TEST_CASE("kiln --print-config prints every value and where it came from", "[cli]") {
+TEST_CASE("kiln --print-config prints every value and where it came from", "[run]") {
   auto printed = run({"--print-config", "--keepalive", "9", "-w", "2"});
   INFO(printed.output);
   CHECK(printed.status == exited_with(0));
@@ -35,7 +36,7 @@ TEST_CASE("kiln --print-config prints every value and where it came from", "[cli
   CHECK(printed.output.find("Listening") == std::string::npos);
 }
 
-TEST_CASE("kiln --print-config shows values from the environment and the file", "[cli]") {
+TEST_CASE("kiln --print-config shows values from the environment and the file", "[run]") {
   temporary_file file("# Tuning.\nkeepalive = 30\nworkers = 10\ntimeout = 20\n");
   auto printed = run({"-c", file.path(), "--print-config"}, {{"KILN_KEEPALIVE", "5"},
                                                              {"WEB_CONCURRENCY", "3"},
@@ -55,7 +56,7 @@ TEST_CASE("kiln --print-config shows values from the environment and the file", 
   CHECK(has_line(timeout.output, "timeout = 12.5  # env HTTP_SERVE_TIMEOUT_SECONDS"));
 }
 
-TEST_CASE("kiln --check-config says a good file is valid and exits 0", "[cli]") {
+TEST_CASE("kiln --check-config says a good file is valid and exits 0", "[run]") {
   temporary_file file("bind = \"127.0.0.1:${PORT:-0}\"\nworkers = 2\n");
   auto checked = run({"-c", file.path(), "--check-config"});
   CHECK(checked.status == exited_with(0));
@@ -70,7 +71,7 @@ TEST_CASE("kiln --check-config says a good file is valid and exits 0", "[cli]") 
   CHECK(no_file.output == "kiln: the configuration is valid\n");
 }
 
-TEST_CASE("kiln --check-config names the file and line of a bad setting and exits 2", "[cli]") {
+TEST_CASE("kiln --check-config names the file and line of a bad setting and exits 2", "[run]") {
   temporary_file file("# Tuning.\nworkers = 2\nkeep_alive = 90\n");
   auto checked = run({"-c", file.path(), "--check-config"});
   CHECK(checked.status == exited_with(2));
@@ -97,7 +98,7 @@ TEST_CASE("kiln --check-config names the file and line of a bad setting and exit
         "opened for reading\n");
 }
 
-TEST_CASE("config/kiln.toml needs PORT, config/kiln.local.toml does not", "[cli]") {
+TEST_CASE("config/kiln.toml needs PORT, config/kiln.local.toml does not", "[run]") {
   auto with_port = run({"-c", production, "--check-config"}, {{"PORT", "9000"}});
   INFO(with_port.output);
   CHECK(with_port.status == exited_with(0));
@@ -127,7 +128,7 @@ TEST_CASE("config/kiln.toml needs PORT, config/kiln.local.toml does not", "[cli]
   CHECK(local.output == "kiln: the configuration is valid (" + development + ")\n");
 }
 
-TEST_CASE("bad configuration from a flag or a variable is one line and exit 2", "[cli]") {
+TEST_CASE("bad configuration from a flag or a variable is one line and exit 2", "[run]") {
   // The README's two examples, word for word.
   auto workers = run({"--workers", "0"});
   CHECK(workers.status == exited_with(2));
@@ -162,7 +163,7 @@ TEST_CASE("bad configuration from a flag or a variable is one line and exit 2", 
         "kiln: environment PORT=\"http\": PORT must be a port number from 0 to 65535\n");
 }
 
-TEST_CASE("a pod beside a Service named kiln starts: its links are not settings", "[cli]") {
+TEST_CASE("a pod beside a Service named kiln starts: its links are not settings", "[run]") {
   auto checked = run({"--check-config"}, {{"KILN_PORT", "tcp://10.0.0.1:8000"},
                                           {"KILN_SERVICE_HOST", "10.0.0.1"},
                                           {"KILN_SERVICE_PORT", "8000"},
@@ -171,7 +172,7 @@ TEST_CASE("a pod beside a Service named kiln starts: its links are not settings"
   CHECK(checked.output == "kiln: the configuration is valid\n");
 }
 
-TEST_CASE("kiln --help prints the help and exits 0", "[cli]") {
+TEST_CASE("kiln --help prints the help and exits 0", "[run]") {
   for (const char* flag : {"--help", "-h"}) {
     auto help = run({flag});
     CHECK(help.status == exited_with(0));
@@ -183,19 +184,19 @@ TEST_CASE("kiln --help prints the help and exits 0", "[cli]") {
   CHECK(despite.output.starts_with("Usage: kiln [-c FILE] [--SETTING VALUE ...] [APP]\n"));
 }
 
-TEST_CASE("kiln --version prints the version and exits 0", "[cli]") {
+TEST_CASE("kiln --version prints the version and exits 0", "[run]") {
   auto version = run({"--version"});
   CHECK(version.status == exited_with(0));
   CHECK(version.output == std::string("kiln ") + KILN_VERSION + "\n");
 }
 
-TEST_CASE("kiln --settings-markdown prints the README's table", "[cli]") {
+TEST_CASE("kiln --settings-markdown prints the README's table", "[run]") {
   auto table = run({"--settings-markdown"});
   CHECK(table.status == exited_with(0));
   CHECK(table.output == settings_markdown());
 }
 
-TEST_CASE("kiln serves with the settings of its file", "[cli]") {
+TEST_CASE("kiln serves with the settings of its file", "[run]") {
   temporary_file file(
       "bind = \"127.0.0.1:${TEST_PORT:-0}\"\n"
       "workers = 1\n"

@@ -1,4 +1,4 @@
-#include "cli.hpp"
+#include "run.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -17,6 +17,7 @@
 #include "log.hpp"
 #include "process_title.hpp"
 #include "python/interpreter.hpp"
+#include "settings_text.hpp"
 
 namespace kiln {
 namespace {
