@@ -1,6 +1,6 @@
 #include "response_head.hpp"
 
-#include <charconv>
+#include "text.hpp"
 
 namespace kiln {
 
@@ -89,10 +89,8 @@ void append_response_head(std::string& out, int status,
                           std::initializer_list<std::string_view> header_blocks,
                           std::optional<std::uint64_t> content_length, connection_mode mode,
                           std::string_view date, std::string_view reason) {
-  char number[24];
   out.append("HTTP/1.1 ");
-  auto status_end = std::to_chars(number, number + sizeof number, status).ptr;
-  out.append(number, status_end);
+  append_number(out, static_cast<std::uint64_t>(status));
   out.push_back(' ');
   out.append(reason.empty() ? reason_phrase(status) : reason);
   out.append("\r\nServer: kiln\r\nDate: ");
@@ -102,8 +100,7 @@ void append_response_head(std::string& out, int status,
     out.append(block);
   if (content_length) {
     out.append("Content-Length: ");
-    auto length_end = std::to_chars(number, number + sizeof number, *content_length).ptr;
-    out.append(number, length_end);
+    append_number(out, *content_length);
     out.append("\r\n");
   }
   switch (mode) {

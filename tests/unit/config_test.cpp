@@ -223,29 +223,6 @@ TEST_CASE("a setting's variable and flag are derived from its name", "[config]")
   CHECK(find_setting("keepalive")->flag() == "--keepalive");
 }
 
-TEST_CASE("find_setting finds a setting by its exact name only", "[config]") {
-  const auto registry = setting_registry();
-  for (const auto& info : registry)
-    CHECK(find_setting(info.name) == &info);
-  CHECK(find_setting("bind") == &registry.front());
-  CHECK(find_setting("keep_alive") == nullptr);
-  CHECK(find_setting("KEEPALIVE") == nullptr);
-  CHECK(find_setting("--keepalive") == nullptr);
-  CHECK(find_setting("") == nullptr);
-}
-
-TEST_CASE("the registry names each setting's type", "[config]") {
-  CHECK(find_setting("bind")->type_name() == "list of strings");
-  CHECK(find_setting("reuse_port")->type_name() == "boolean");
-  CHECK(find_setting("workers")->type_name() == "integer or \"auto\"");
-  CHECK(find_setting("backlog")->type_name() == "integer");
-  CHECK(find_setting("keepalive")->type_name() == "seconds");
-  CHECK(find_setting("pid")->type_name() == "string");
-  CHECK(find_setting("log_level")->type_name() == "one of debug|info|warning|error|critical");
-}
-
-// Each source.
-
 TEST_CASE("a TOML file sets each type of setting, named by file and line", "[config]") {
   temporary_file file(
       "# A comment, then a blank line.\n"
