@@ -9,20 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/requests.hpp"
 #include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
-
-request make_request(std::string_view method, std::string_view path,
-                     std::vector<header> headers = {}) {
-  request req;
-  req.method = method;
-  req.target = path;
-  req.path = path;
-  req.headers = std::move(headers);
-  return req;
-}
 
 // What static_files answered, as a connection would have sent it (the body of a file read back
 // from the descriptor it handed over).

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/requests.hpp"
+
 namespace kiln::test {
 namespace {
 
@@ -17,16 +19,6 @@ resolved resolve(std::string_view encoded_path) {
   std::string relative = "left over from an earlier request";
   auto verdict = to_relative_path(encoded_path, relative);
   return {verdict, verdict == path_verdict::file ? relative : std::string()};
-}
-
-request make_request(std::string_view method, std::string_view path,
-                     std::vector<header> headers = {}) {
-  request req;
-  req.method = method;
-  req.target = path;
-  req.path = path;
-  req.headers = std::move(headers);
-  return req;
 }
 
 }  // namespace
