@@ -385,6 +385,7 @@ void connection::reject(int status, std::string_view reason) noexcept {
   phase_ = phase::closing;
   linger_ = true;
   send_status(status, {});
+  log_unfinished();
 }
 
 // Answering later: the deferred response's parts, as the bridge delivers them.
@@ -831,6 +832,14 @@ void connection::drain() noexcept {
 
 void connection::close() noexcept {
   if (phase_ == phase::closed) return;
+  if (phase_ == phase::reading && (reader_.inside_request() || reader_.holds_bytes())) {
+    // A request begun and never answered: the client left, or gave up its slot when stalled.
+    // Logged as nginx logs it, 499, so that every request that arrived is in the log.
+    response_status_ = 499;
+    response_bytes_ = 0;
+    response_headers_ = {};
+    log_unfinished();
+  }
   if (deferred_ != nullptr) {
     // The answer is still being made: it is logged with what was sent of it, and abandoned.
     if (!head_written_) response_status_ = 0;
@@ -868,6 +877,14 @@ void connection::log_request(const request& req) noexcept {
                 .response_headers = response_headers_});
   }
   request_started_ns_ = now;  // A request pipelined behind this one has begun.
+}
+
+void connection::log_unfinished() noexcept {
+  if (worker_.access() == nullptr) return;
+  request req = reader_.partial_request();
+  req.peer = peer();
+  req.client = host_of(req.peer);
+  log_request(req);
 }
 
 void connection::assign_request_id(request& req) noexcept {

@@ -161,6 +161,9 @@ class connection final : public timeout_link,
 
   // The access log's line for the request just answered, when the log is on.
   void log_request(const request& req) noexcept;
+  // Logs a request that was refused (4xx) or cut short before it was complete, with what had
+  // arrived of it.
+  void log_unfinished() noexcept;
   // Takes the client's X-Request-ID, or makes one, for the request being answered.
   void assign_request_id(request& req) noexcept;
   // The client's address, "127.0.0.1:50312", and the one it connected to, looked up once.

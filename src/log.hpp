@@ -10,10 +10,10 @@ namespace kiln {
 // Sends kiln's error log to stderr, or to the error_log file, in gunicorn's shape, which log
 // tooling already parses:
 // "[2026-11-23 09:32:36 +0000] [1234] [INFO] Listening at: http://127.0.0.1:8000".
-// level is a log_level setting value. The master logs synchronously: it has no threads, so
-// that fork() copies nothing half-done.
+// With format "json", an object per line instead. level is a log_level setting value. The master
+// logs synchronously: it has no threads, so that fork() copies nothing half-done.
 void init_logging(std::string_view level, const std::string& error_log = "",
-                  std::string_view color = "never");
+                  std::string_view color = "never", std::string_view format = "text");
 
 // In a worker, right after fork: the same log, written by a background thread.
 void init_worker_logging();

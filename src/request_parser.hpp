@@ -71,6 +71,9 @@ class request_parser {
   bool finish() noexcept;
 
   const parse_error& error() const noexcept { return error_; }
+  // The request being parsed, as far as it has arrived; its views are valid until the bytes
+  // they point into move or go.
+  const request& current() const noexcept { return request_; }
   // The first byte of a head that is still being received, or nullptr.
   const char* head_start() const noexcept { return head_start_; }
   // The caller moved the bytes [from, from + size) to to: spans into them follow.

@@ -32,9 +32,15 @@ request_parser::status request_reader::parse(const char* data, std::size_t size)
     case request_parser::status::paused:
       keep(data + result.consumed, end, false);
       break;
-    case request_parser::status::failed:
+    case request_parser::status::failed: {
+      const request& cut = parser_.current();
+      failed_method_.assign(cut.method);
+      failed_target_.assign(cut.target);
+      failed_minor_ = cut.version_minor;
+      failed_ = true;
       discard();
       break;
+    }
   }
   return result.state;
 }
@@ -82,6 +88,25 @@ void request_reader::reserve(std::size_t size) noexcept {
   }
   buffer_ = std::move(bigger);
   capacity_ = static_cast<std::uint32_t>(capacity);
+}
+
+request request_reader::partial_request() const {
+  if (!failed_) {
+    const request& current = parser_.current();
+    request copy;
+    copy.method = current.method;
+    copy.target = current.target;
+    copy.path = current.path;
+    copy.query = current.query;
+    copy.version_minor = current.version_minor;
+    copy.headers = current.headers;
+    return copy;
+  }
+  request copy;
+  copy.method = failed_method_;
+  copy.target = failed_target_;
+  copy.version_minor = failed_minor_;
+  return copy;
 }
 
 void request_reader::discard() noexcept {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include <uv.h>
 
@@ -41,6 +42,9 @@ class request_reader {
 
   // Why parsing failed.
   const parse_error& error() const noexcept { return parser_.error(); }
+  // For the access log: the request as far as it arrived, even after parsing failed (its
+  // method, target and version were copied then; the rest of its head is gone).
+  request partial_request() const;
   bool finish() noexcept { return parser_.finish(); }
   bool inside_request() const noexcept { return parser_.inside_request(); }
   bool reading_head() const noexcept { return parser_.reading_head(); }
@@ -52,6 +56,11 @@ class request_reader {
   void reserve(std::size_t size) noexcept;
 
   request_parser parser_;
+  // A failed request's first line, copied before its bytes are dropped.
+  std::string failed_method_;
+  std::string failed_target_;
+  std::uint8_t failed_minor_ = 1;
+  bool failed_ = false;
   std::unique_ptr<char[]> buffer_;
   std::uint32_t capacity_ = 0;
   std::uint32_t size_ = 0;

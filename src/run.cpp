@@ -78,7 +78,8 @@ int run_command_line(int argc, const char* const* argv, const app& application) 
                       : fmt::format(", and the app {} loads", config.values.wsgi_app).c_str());
       return 0;
     }
-    init_logging(config.values.log_level, config.values.error_log, config.values.log_color);
+    init_logging(config.values.log_level, config.values.error_log, config.values.log_color,
+                 config.values.error_log_format);
     arbiter master(std::move(line), std::move(config), application);
     return master.run();
   } catch (const config_error& error) {

@@ -466,6 +466,15 @@ const std::array registry = {
         .choices = "auto|always|never",
     },
     setting_info{
+        .name = "error_log_format",
+        .section = "Logging",
+        .field = &settings::error_log_format,
+        .default_value = "text",
+        .help = "text: gunicorn's lines, \"[2026-11-26 16:07:08 +0000] [PID] [LEVEL] message\". "
+                "json: an object per line (time, pid, level, message) for log pipelines.",
+        .choices = "text|json",
+    },
+    setting_info{
         .name = "access_log",
         .section = "Logging",
         .field = &settings::access_log,
