@@ -114,7 +114,8 @@ double build_image(const std::string& target, const std::string& image_name) {
     std::exit(77);
   }
   auto built = shell("cd " + std::string(KILN_SOURCE_DIR) + " && NO_RUN=1 IMAGE=" + image_name +
-                     " BUILD_OPTS='--target " + target + "' " + tool + " docker/Dockerfile .");
+                     " BUILD_OPTS='--format docker --target " + target + "' " + tool +
+                     " docker/Dockerfile .");
   INFO(built.output.substr(built.output.size() > 4000 ? built.output.size() - 4000 : 0));
   REQUIRE(built.status == 0);
   auto size = shell("podman image inspect --format '{{.Size}}' " + image_name);
@@ -127,6 +128,11 @@ double build_image(const std::string& target, const std::string& image_name) {
 TEST_CASE("the production image serves the SPA and the API, and stops cleanly", "[container]") {
   // kiln embeds CPython, so even the C++ example's image carries libpython3.11.
   CHECK(build_image("production", image) < 130);
+  // A numeric user, which runAsNonRoot can verify, and the HEALTHCHECK, kept by --format docker.
+  auto image_user = shell("podman image inspect --format '{{.Config.User}}' " + image);
+  CHECK(image_user.output == "10001:10001\n");
+  auto health = shell("podman image inspect --format '{{json .HealthCheck}}' " + image);
+  CHECK(health.output.find("/healthz") != std::string::npos);
 
   SECTION("web with PORT serves the SPA, a deep link, the API and the health checks") {
     container web("-e PORT=0 -e WEB_CONCURRENCY=2 -e HTTP_SERVE_TIMEOUT_SECONDS=20");
