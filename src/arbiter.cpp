@@ -106,6 +106,7 @@ int arbiter::run() {
   spdlog::info("Starting kiln {} (master pid: {})", KILN_VERSION, pid_);
   for (const auto& socket : listeners_)
     spdlog::info("Listening at: {} ({})", socket->url(), pid_);
+  if (metrics_listener_) spdlog::info("Serving metrics at: {}/metrics", metrics_listener_->url());
   spdlog::info("Using {} workers", target_);
   if (config_.values.reuse_port) warn_of_lone_queues();
   // At debug level, what the configuration changed from the defaults, and where it came from.
@@ -145,8 +146,7 @@ int arbiter::run() {
   }
   if (new_master_ != 0) {
     // The re-executed master serves these sockets now.
-    for (auto& socket : listeners_)
-      socket->keep_socket_file();
+    for_each_socket([](listener& socket) { socket.keep_socket_file(); });
   }
   pidfile_.remove();
   python::on_exit();
@@ -260,6 +260,17 @@ void arbiter::open_listeners() {
       listeners_.push_back(std::make_shared<listener>(listener::open(text, options)));
     }
   }
+  if (const auto& metrics = values.metrics_bind; !metrics.empty()) {
+    // Its own socket, shared by every worker even with reuse_port; after USR2, the old master's.
+    auto match = find_inherited([&](std::size_t i) { return names[i] == metrics; });
+    if (match) {
+      taken[*match] = true;
+      metrics_listener_ = std::make_shared<listener>(std::move(inherited[*match]));
+    } else {
+      metrics_listener_ = std::make_shared<listener>(
+          listener::open(metrics, listen_options{static_cast<int>(values.backlog), false}));
+    }
+  }
   for (std::size_t i = 0; i < inherited.size(); ++i) {
     if (taken[i]) continue;
     if (bind_given) {
@@ -335,6 +346,8 @@ void arbiter::spawn_worker() {
     return;
   }
 
+  scoreboard_->master().worker_starts.fetch_add(1);
+  slot->pid.store(pid);
   workers_.push_back({.pid = pid,
                       .number = number,
                       .generation = generation_,
@@ -361,7 +374,8 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
   int code = 0;
   try {
     drop_privileges(config_.values.user, config_.values.group);
-    worker server(config_.values, fds, &slot, &application_);
+    worker server(config_.values, fds, &slot, &application_, scoreboard_.get(),
+                  metrics_listener_ ? metrics_listener_->fd() : -1);
     // The worker has its own descriptors for the sockets; the master's, copied by fork, would
     // keep a socket open after the worker has stopped accepting from it.
     for (int fd : fds) {
@@ -388,8 +402,11 @@ void arbiter::run_worker(worker_slot& slot, unsigned number, const std::vector<i
   _exit(code);
 }
 
-void arbiter::stop_worker(worker_process& process, int signal) {
-  if (process.stop_sent_ms == 0) process.stop_sent_ms = monotonic_ms();
+void arbiter::stop_worker(worker_process& process, int signal, exit_cause cause) {
+  if (process.stop_sent_ms == 0) {
+    process.stop_sent_ms = monotonic_ms();
+    process.stop_cause = cause;
+  }
   ::kill(process.pid, signal);
 }
 
@@ -412,6 +429,10 @@ void arbiter::reap_workers() {
     python::child_exit(process.number, pid);
     bool expected = process.stop_sent_ms != 0 || process.abort_sent_ms != 0;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    exit_cause cause = process.abort_sent_ms != 0  ? exit_cause::timeout
+                       : process.stop_sent_ms != 0 ? process.stop_cause
+                                                   : exit_cause::crash;
+    scoreboard_->master().exits[static_cast<std::size_t>(cause)].fetch_add(1);
     if (code == worker_boot_failed || code == python::app_load_failed) {
       scoreboard_->release(*process.slot);
       worker_failed_to_boot(process, code);
@@ -465,7 +486,7 @@ void arbiter::worker_failed_to_boot(const worker_process& process, int code) {
     spdlog::error("Worker (pid: {}) of the new configuration failed to boot: keeping the old one",
                   process.pid);
     for (auto& w : workers_) {
-      if (w.generation == generation_) stop_worker(w, SIGTERM);
+      if (w.generation == generation_) stop_worker(w, SIGTERM, exit_cause::reload);
     }
     config_ = std::move(rollback_->config);
     listeners_ = std::move(rollback_->listeners);
@@ -559,7 +580,7 @@ void arbiter::manage_workers() {
     if (serving <= target_) break;
     if (process.generation == generation_ && process.stop_sent_ms == 0 &&
         process.abort_sent_ms == 0 && !process.replacing) {
-      stop_worker(process, SIGTERM);
+      stop_worker(process, SIGTERM, exit_cause::scale_down);
       --serving;
     }
   }
@@ -569,7 +590,7 @@ void arbiter::manage_workers() {
   if (count_serving(generation_, true) >= target_) {
     for (auto& process : workers_) {
       if (process.stop_sent_ms == 0 && (process.generation != generation_ || process.replacing)) {
-        stop_worker(process, SIGTERM);
+        stop_worker(process, SIGTERM, process.replacing ? exit_cause::recycle : exit_cause::reload);
       }
     }
     rollback_.reset();
@@ -590,7 +611,7 @@ void arbiter::stop(bool graceful) {
   stop_deadline_ms_ =
       std::min(stop_deadline_ms_ == 0 ? UINT64_MAX : stop_deadline_ms_, monotonic_ms() + grace);
   for (auto& process : workers_)
-    stop_worker(process, graceful ? SIGTERM : SIGQUIT);
+    stop_worker(process, graceful ? SIGTERM : SIGQUIT, exit_cause::shutdown);
   // The workers go on accepting for shutdown_delay; then the sockets are let go of.
   std::uint64_t delay =
       graceful ? static_cast<std::uint64_t>(config_.values.shutdown_delay.count()) : 0;
@@ -619,6 +640,7 @@ template <typename Action>
 void arbiter::for_each_socket(Action action) {
   for (auto& socket : listeners_)
     action(*socket);
+  if (metrics_listener_) action(*metrics_listener_);
   if (rollback_) {
     for (auto& socket : rollback_->listeners)
       action(*socket);
@@ -661,6 +683,12 @@ void arbiter::reload() {
     // Whatever sockets were made for it close here; the running configuration keeps its own.
     spdlog::error("Reload failed, still running the previous configuration: {}", error.what());
     return;
+  }
+  if (fresh.values.metrics_bind != config_.values.metrics_bind) {
+    spdlog::warn("metrics_bind changed from \"{}\" to \"{}\": it takes a restart; keeping \"{}\"",
+                 config_.values.metrics_bind, fresh.values.metrics_bind,
+                 config_.values.metrics_bind);
+    fresh.values.metrics_bind = config_.values.metrics_bind;
   }
   rollback_ = rollback{std::move(config_), listeners_, generation_};
   listeners_ = std::move(sockets);
@@ -767,7 +795,9 @@ void arbiter::reexec() {
   python::pre_exec();
   // Moved first, so that the new master can write its own pidfile without a race.
   pidfile_.step_aside();
-  pid_t pid = start_new_master(executable_, listeners_);
+  auto sockets = listeners_;
+  if (metrics_listener_) sockets.push_back(metrics_listener_);
+  pid_t pid = start_new_master(executable_, sockets);
   if (pid == 0) {
     pidfile_.step_back();
     return;

@@ -53,6 +53,7 @@ class arbiter {
     std::uint64_t abort_sent_ms = 0;  // When it was aborted (WORKER TIMEOUT).
     std::uint64_t kill_after_ms = 0;  // After ABRT: when KILL follows if it is still there.
     bool replacing = false;           // At its quota: a replacement is on its way.
+    exit_cause stop_cause = exit_cause::shutdown;  // Why it was told to stop, for the metrics.
   };
   enum class state { running, stopping, stopped };
 
@@ -70,7 +71,7 @@ class arbiter {
   void spawn_worker();
   [[noreturn]] void run_worker(worker_slot& slot, unsigned number, const std::vector<int>& fds,
                                const sigset_t& signal_mask);
-  void stop_worker(worker_process& process, int signal);
+  void stop_worker(worker_process& process, int signal, exit_cause cause);
   void stop(bool graceful);
   void reload();
   // With the reload setting: reloads when the configuration file's modification time changes.
@@ -107,6 +108,7 @@ class arbiter {
   void for_each_socket(Action action);
   // Shared: a socket whose bind setting a reload keeps belongs to both configurations.
   std::vector<std::shared_ptr<listener>> listeners_;
+  std::shared_ptr<listener> metrics_listener_;  // metrics_bind's, for the life of the master.
   bool serving_inherited_ = false;  // Sockets systemd handed over, with no bind setting given.
   std::string executable_;          // The binary USR2 runs, as an absolute path.
   std::unique_ptr<scoreboard> scoreboard_;

@@ -470,6 +470,27 @@ void validate(const configuration& config) {
       fail(config.origin("bind"), fmt::format("bind {}", error.what()));
     }
   }
+  if (const auto& metrics = config.values.metrics_bind; !metrics.empty()) {
+    bool tcp = false;
+    bool chosen_port = false;
+    try {
+      auto address = parse_listen_address(metrics);
+      tcp = address.type == listen_address::kind::tcp;
+      chosen_port = address.port != 0;
+    } catch (const std::invalid_argument& error) {
+      fail(config.origin("metrics_bind"), fmt::format("metrics_bind {}", error.what()));
+    }
+    if (!tcp) {
+      fail(config.origin("metrics_bind"),
+           fmt::format("metrics_bind \"{}\" must be HOST:PORT", metrics));
+    }
+    if (chosen_port && std::find(config.values.bind.begin(), config.values.bind.end(), metrics) !=
+                           config.values.bind.end()) {
+      fail(config.origin("metrics_bind"),
+           fmt::format("metrics_bind \"{}\" is also a bind: metrics need an address of their own",
+                       metrics));
+    }
+  }
   try {
     access_log::check_format(config.values.access_log_format);
   } catch (const std::invalid_argument& error) {

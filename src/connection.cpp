@@ -14,6 +14,7 @@
 
 #include "forwarded.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "proxy_header.hpp"
 #include "socket_address.hpp"
 #include "worker.hpp"
@@ -98,7 +99,8 @@ struct connection::file_stream {
   }
 };
 
-connection::connection(worker& owner) noexcept : worker_(owner), reader_(owner.limits(), *this) {}
+connection::connection(worker& owner, bool metrics) noexcept
+    : worker_(owner), reader_(owner.limits(), *this), metrics_(metrics) {}
 
 connection::~connection() = default;
 
@@ -146,7 +148,7 @@ bool connection::start(int fd, bool unix_socket) noexcept {
 }
 
 void connection::begin() noexcept {
-  if (worker_.expects_proxy_header()) {
+  if (worker_.expects_proxy_header() && !metrics_) {
     // Only a trusted load balancer may say who the client is (a unix socket's peer is local).
     std::string_view host = host_of(peer());
     if (peer() != "-" && !worker_.proxy_trusted().trusts(host)) {
@@ -243,7 +245,10 @@ void connection::received(const char* data, std::size_t size) noexcept {
     start_reading();  // For the rest of the header, or the request after it.
     return;
   }
-  if (!reader_.inside_request() && worker_.access() != nullptr) request_started_ns_ = uv_hrtime();
+  if (request_counters* counts = counters()) {
+    counts->received_bytes.fetch_add(size, std::memory_order_relaxed);
+  }
+  if (!reader_.inside_request() && measures()) request_started_ns_ = uv_hrtime();
   parsed(reader_.parse(data, size));
   flush();
 }
@@ -310,16 +315,20 @@ bool connection::on_request_complete(request& req) noexcept {
     }
   }
   if (worker_.access() != nullptr) assign_request_id(req);
-  worker_.dispatch(req, *this);
+  if (metrics_) {
+    worker_.answer_metrics(req, *this);
+  } else {
+    answered_by_ = worker_.dispatch(req, *this);
+  }
   // A large upload's buffer is not kept for the idle connection's whole life.
   if (req.body.capacity() > 64 * 1024) std::string().swap(req.body);
   if (phase_ == phase::answering) {
     // Nothing after this request is parsed before its answer is out. A deferred answer is
     // logged when it ends; a file's now.
-    if (deferred_ == nullptr) log_request(req);
+    if (deferred_ == nullptr) record_request(req);
     return false;
   }
-  log_request(req);
+  record_request(req);
   if (mode_ == connection_mode::close) {
     // Nothing after this request is parsed. If the client sent more, linger so that the kernel
     // does not answer those bytes with a reset that could destroy this response in transit.
@@ -502,7 +511,7 @@ void connection::end_deferred(bool complete) noexcept {
   }
   // The client cannot tell a cut body from a whole one unless the connection ends.
   if (!complete || short_body) mode_ = connection_mode::close;
-  log_request(req);
+  record_request(req);
   deferred_ = nullptr;
   answered();
 }
@@ -512,7 +521,7 @@ void connection::fail(int status) noexcept {
   const request& req = deferred_->answered_request();
   if (head_written_) {
     // Part of the answer is out: only closing tells the client it is not all.
-    log_request(req);
+    record_request(req);
     deferred_ = nullptr;
     close();
     return;
@@ -520,7 +529,7 @@ void connection::fail(int status) noexcept {
   mode_ = connection_mode::close;
   head_request_ = false;
   send_status(status, {});
-  log_request(req);
+  record_request(req);
   deferred_ = nullptr;
   phase_ = phase::closing;
   flush();
@@ -843,7 +852,7 @@ void connection::close() noexcept {
   if (deferred_ != nullptr) {
     // The answer is still being made: it is logged with what was sent of it, and abandoned.
     if (!head_written_) response_status_ = 0;
-    log_request(deferred_->answered_request());
+    record_request(deferred_->answered_request());
     std::exchange(deferred_, nullptr)->abandon();
   }
   phase_ = phase::closed;
@@ -863,28 +872,42 @@ void connection::on_close(uv_handle_t* handle) noexcept {
 
 // What the access log and the app learn about the request.
 
-void connection::log_request(const request& req) noexcept {
-  access_log* log = worker_.access();
-  if (log == nullptr) return;
+void connection::record_request(const request& req) noexcept {
+  if (!measures()) return;
   std::uint64_t now = uv_hrtime();
-  if (worker_.logs(req)) {
+  std::uint64_t duration_us = (now - request_started_ns_) / 1000;
+  if (request_counters* counts = counters()) {
+    count_request(*counts, answered_by_, response_status_, response_bytes_, duration_us);
+  }
+  access_log* log = worker_.access();
+  if (log != nullptr && worker_.logs(req)) {
     log->write({.req = req,
                 .peer = req.client,
                 .request_id = req.request_id,
                 .status = response_status_,
                 .bytes = response_bytes_,
-                .duration_us = (now - request_started_ns_) / 1000,
+                .duration_us = duration_us,
                 .response_headers = response_headers_});
   }
   request_started_ns_ = now;  // A request pipelined behind this one has begun.
+  answered_by_ = answerer::kiln;
+}
+
+request_counters* connection::counters() noexcept {
+  return metrics_ ? nullptr : worker_.counters();
+}
+
+bool connection::measures() noexcept {
+  return !metrics_ && (worker_.access() != nullptr || worker_.counters() != nullptr);
 }
 
 void connection::log_unfinished() noexcept {
-  if (worker_.access() == nullptr) return;
+  if (!measures()) return;
+  answered_by_ = answerer::kiln;
   request req = reader_.partial_request();
   req.peer = peer();
   req.client = host_of(req.peer);
-  log_request(req);
+  record_request(req);
 }
 
 void connection::assign_request_id(request& req) noexcept {

@@ -12,6 +12,7 @@
 #include "request_reader.hpp"
 #include "responder.hpp"
 #include "response_head.hpp"
+#include "scoreboard.hpp"
 #include "timeout_queue.hpp"
 
 namespace kiln {
@@ -56,7 +57,8 @@ class connection final : public timeout_link,
                          private responder,
                          private response_writer {
  public:
-  explicit connection(worker& owner) noexcept;
+  // metrics: accepted on metrics_bind, where only the metrics are served.
+  explicit connection(worker& owner, bool metrics = false) noexcept;
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
   ~connection() override;
@@ -160,7 +162,12 @@ class connection final : public timeout_link,
   void end_deferred(bool complete) noexcept;
 
   // The access log's line for the request just answered, when the log is on.
-  void log_request(const request& req) noexcept;
+  // Counts the request in the metrics and writes its access log line, when either is on.
+  void record_request(const request& req) noexcept;
+  // The worker's counters, unless this connection serves the metrics (scrapes are not counted).
+  request_counters* counters() noexcept;
+  // True when requests are timed: for the access log, or the metrics.
+  bool measures() noexcept;
   // Logs a request that was refused (4xx) or cut short before it was complete, with what had
   // arrived of it.
   void log_unfinished() noexcept;
@@ -182,6 +189,8 @@ class connection final : public timeout_link,
   std::string request_id_line_;  // "X-Request-ID: ...\r\n" for the response being written.
   // For the access log: when the request began, and what its response was.
   std::uint64_t request_started_ns_ = 0;
+  answerer answered_by_ = answerer::kiln;  // Who answers the request being recorded.
+  bool metrics_ = false;
   std::uint64_t body_started_ms_ = 0;  // When the head was complete, on the loop's clock.
   std::uint64_t body_received_ = 0;    // Body bytes of the current request so far.
   std::uint64_t response_bytes_ = 0;

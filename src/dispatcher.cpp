@@ -18,12 +18,13 @@ dispatcher::dispatcher(const settings& config, const app* routes)
 
 dispatcher::~dispatcher() = default;
 
-void dispatcher::dispatch(request& req, responder& out, std::uint64_t now_ms, bool ready) noexcept {
+answerer dispatcher::dispatch(request& req, responder& out, std::uint64_t now_ms,
+                              bool ready) noexcept {
   constexpr std::string_view probe_headers =
       "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n";
   if (!config_.health_path.empty() && req.path == config_.health_path) {
     out.send(200, probe_headers, {}, "ok\n");  // The loop runs: that is all liveness means.
-    return;
+    return answerer::health;
   }
   if (!config_.ready_path.empty() && req.path == config_.ready_path) {
     if (!ready) {
@@ -33,26 +34,27 @@ void dispatcher::dispatch(request& req, responder& out, std::uint64_t now_ms, bo
     } else {
       out.send(200, probe_headers, {}, "ready\n");
     }
-    return;
+    return answerer::health;
   }
   if (routes_ != nullptr) {
     auto found = routes_->find(req.method, req.path, req.params);
     if (found.function != nullptr) {
       call_route(*found.function, req, out);
-      return;
+      return answerer::route;
     }
     if (!found.allow.empty()) {
       scratch_.assign("Allow: ").append(found.allow).append("\r\n");
       out.send_status(405, scratch_);
-      return;
+      return answerer::route;
     }
   }
-  if (static_files_ && static_files_->serve(req, out, now_ms)) return;
+  if (static_files_ && static_files_->serve(req, out, now_ms)) return answerer::static_files;
   if (python_ != nullptr) {
     python_->answer(req, out);
-    return;
+    return answerer::python;
   }
   out.send_status(404);
+  return answerer::kiln;
 }
 
 void dispatcher::call_route(const handler& function, request& req, responder& out) noexcept {

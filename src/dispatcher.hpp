@@ -7,6 +7,7 @@
 #include <kiln/app.hpp>
 
 #include "responder.hpp"
+#include "scoreboard.hpp"
 #include "settings.hpp"
 #include "static_files.hpp"
 
@@ -31,9 +32,9 @@ class dispatcher {
   dispatcher(const dispatcher&) = delete;
   dispatcher& operator=(const dispatcher&) = delete;
 
-  // Answers req through out, now or (the Python app) later. ready is false once a graceful stop
-  // has begun: readiness then fails.
-  void dispatch(request& req, responder& out, std::uint64_t now_ms, bool ready) noexcept;
+  // Answers req through out, now or (the Python app) later, and says who did. ready is false
+  // once a graceful stop has begun: readiness then fails.
+  answerer dispatch(request& req, responder& out, std::uint64_t now_ms, bool ready) noexcept;
 
   // True when the C++ routes may want request::peer: computing it costs a system call.
   bool wants_peer() const noexcept {

@@ -513,6 +513,15 @@ const std::array registry = {
         .default_value = "false",
         .help = "Also log requests to health_path and ready_path in the access log.",
     },
+    setting_info{
+        .name = "metrics_bind",
+        .section = "Logging",
+        .field = &settings::metrics_bind,
+        .default_value = "",
+        .help = "Where Prometheus metrics are served (GET /metrics): HOST:PORT, or empty for "
+                "nowhere. An address of their own, off by default, so that they never face the "
+                "internet by accident. Takes a restart.",
+    },
 };
 
 }  // namespace

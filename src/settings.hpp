@@ -72,6 +72,7 @@ struct settings {
   std::string error_log;
   std::string log_color;
   std::string error_log_format;
+  std::string metrics_bind;
   std::string access_log;
   std::string access_log_format;
   bool log_health_checks = false;

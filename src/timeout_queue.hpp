@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace kiln {
@@ -47,6 +48,7 @@ class timeout_queue {
   // (Re)starts the link's wait at now; returns its deadline.
   std::uint64_t arm(timeout_link& link, std::uint64_t now_ms) noexcept {
     link.unlink();
+    ++size_;
     link.deadline_ = now_ms + duration_ms_;
     link.queue_ = this;
     link.previous_ = sentinel_.previous_;
@@ -57,6 +59,8 @@ class timeout_queue {
   }
 
   bool empty() const noexcept { return sentinel_.next_ == &sentinel_; }
+  // How many wait.
+  std::size_t size() const noexcept { return size_; }
   // The earliest waiter, or nullptr.
   timeout_link* front() noexcept { return empty() ? nullptr : sentinel_.next_; }
   // The waiter after link, or nullptr.
@@ -74,11 +78,13 @@ class timeout_queue {
  private:
   friend class timeout_link;
   std::uint64_t duration_ms_;
+  std::size_t size_ = 0;
   timeout_link sentinel_;
 };
 
 inline void timeout_link::unlink() noexcept {
   if (queue_ == nullptr) return;
+  --queue_->size_;
   previous_->next_ = next_;
   next_->previous_ = previous_;
   previous_ = next_ = nullptr;

@@ -16,6 +16,7 @@
 #include "http_syntax.hpp"
 #include "listener.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "open_file_limit.hpp"
 #include "out_of_memory.hpp"
 #include "python/hooks.hpp"
@@ -39,7 +40,7 @@ bool is_unix_socket(int fd) noexcept {
 }  // namespace
 
 worker::worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot,
-               const app* application)
+               const app* application, const scoreboard* board, int metrics_fd)
     : config_(config),
       limits_{static_cast<std::size_t>(config.limit_request_line),
               static_cast<std::size_t>(config.limit_request_fields),
@@ -57,6 +58,8 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
       forwarding_(config),
       proxy_trusted_(config.proxy_allow_ips),
       slot_(slot),
+      board_(board),
+      counting_(slot != nullptr && board != nullptr && !config.metrics_bind.empty()),
       parent_(getppid()),
       keepalive_enabled_(config.keepalive.count() > 0),
       connection_cap_(connection_cap(config.worker_connections)) {
@@ -99,13 +102,16 @@ worker::worker(const settings& config, std::span<const int> listen_fds, worker_s
     uv_signal_start(&signals_[i], on_signal, handled_signals[i]);
   }
 
-  for (int fd : listen_fds) {
+  std::vector<int> fds(listen_fds.begin(), listen_fds.end());
+  if (metrics_fd >= 0 && counting_) fds.push_back(metrics_fd);
+  for (int fd : fds) {
     // The worker closes its listening handles when it stops; a duplicate keeps that from
     // closing the descriptor its creator still owns.
     int own_fd = ::dup(fd);
     if (own_fd < 0) throw std::system_error(errno, std::generic_category(), "dup");
     auto entry = std::make_unique<listening>();
     entry->owner = this;
+    entry->metrics = fd == metrics_fd;
     int error = is_unix_socket(own_fd) ? uv_pipe_init(&loop_, &entry->handle.pipe, 0)
                                        : uv_tcp_init(&loop_, &entry->handle.tcp);
     if (error == 0) {
@@ -171,6 +177,7 @@ void worker::on_heartbeat(uv_timer_t* timer) noexcept {
       self.slot_->oldest_request_ms.store(self.python_->oldest_progress_ms(),
                                           std::memory_order_relaxed);
     }
+    if (self.counting_) self.report_gauges();
   }
   self.return_memory();
   // PR_SET_PDEATHSIG tells a worker that its master died; this catches a death before it was set.
@@ -204,7 +211,7 @@ void worker::on_connection(uv_stream_t* server, int status) noexcept {
     self.make_room();
     return;
   }
-  (new connection(self))->start(server);
+  (new connection(self, entry.metrics))->start(server);
 }
 
 void worker::make_room() noexcept {
@@ -258,7 +265,7 @@ void worker::accept_waiting() noexcept {
       continue;
     }
     entry->waiting = false;
-    (new connection(*this))->start(&entry->handle.stream);
+    (new connection(*this, entry->metrics))->start(&entry->handle.stream);
   }
   if (still_waiting) {
     make_room();  // Connections become idle or stall while clients wait.
@@ -274,10 +281,38 @@ void worker::connection_closed() noexcept {
   finish_if_done();
 }
 
-void worker::dispatch(request& req, responder& out) noexcept {
+answerer worker::dispatch(request& req, responder& out) noexcept {
   ++requests_;
   if (slot_ != nullptr) slot_->requests.store(requests_, std::memory_order_relaxed);
-  dispatcher_->dispatch(req, out, uv_now(&loop_), !shutting_down_);
+  return dispatcher_->dispatch(req, out, uv_now(&loop_), !shutting_down_);
+}
+
+void worker::answer_metrics(const request& req, responder& out) noexcept {
+  if (req.path != "/metrics") {
+    out.send_status(404);
+    return;
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    out.send_status(405, "Allow: GET, HEAD\r\n");
+    return;
+  }
+  std::vector<int> fds;
+  for (auto& entry : listeners_) {
+    uv_os_fd_t fd = -1;
+    if (!entry->metrics && uv_fileno(&entry->handle.handle, &fd) == 0) fds.push_back(fd);
+  }
+  metrics_text_ = render_metrics(*board_, fds);
+  out.send(200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", {}, metrics_text_);
+}
+
+void worker::report_gauges() noexcept {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  worker_gauges& gauges = slot_->gauges;
+  gauges.connections.store(connections_, relaxed);
+  gauges.idle_connections.store(
+      queue(timeout_kind::keepalive).size() + queue(timeout_kind::last_call).size(), relaxed);
+  gauges.python_waiting.store(python_ ? python_->waiting() : 0, relaxed);
+  gauges.python_busy.store(python_ ? python_->busy() : 0, relaxed);
 }
 
 void worker::make_request_id(char (&id)[32]) noexcept {
@@ -437,7 +472,7 @@ void worker::accept_queued(listening& entry) noexcept {
   bool unix_socket = entry.handle.stream.type == UV_NAMED_PIPE;
   if (entry.waiting) {
     entry.waiting = false;
-    (new connection(*this))->start(&entry.handle.stream);
+    (new connection(*this, entry.metrics))->start(&entry.handle.stream);
   }
   uv_os_fd_t fd = -1;
   if (uv_fileno(&entry.handle.handle, &fd) != 0) return;
@@ -447,7 +482,7 @@ void worker::accept_queued(listening& entry) noexcept {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;  // EAGAIN: the queue is empty.
     }
-    (new connection(*this))->start(client, unix_socket);
+    (new connection(*this, entry.metrics))->start(client, unix_socket);
   }
 }
 

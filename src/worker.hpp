@@ -37,11 +37,11 @@ inline constexpr std::uint64_t last_accept_ms = 250;
 class worker {
  public:
   // The listening sockets are borrowed: the master owns them. The worker reports to its slot on
-  // the master's scoreboard, when it has one. Throws std::system_error when a setting cannot be
-  // applied (a static root that does not exist), python::app_load_error when the Python app
-  // cannot be loaded.
+  // the master's scoreboard, when it has one, and with metrics_bind serves the board's metrics
+  // on metrics_fd. Throws std::system_error when a setting cannot be applied (a static root that
+  // does not exist), python::app_load_error when the Python app cannot be loaded.
   worker(const settings& config, std::span<const int> listen_fds, worker_slot* slot = nullptr,
-         const app* application = nullptr);
+         const app* application = nullptr, const scoreboard* board = nullptr, int metrics_fd = -1);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -60,6 +60,10 @@ class worker {
   bool ready() const noexcept { return !shutting_down_; }
   // True when handlers may want request::peer: computing it costs a system call.
   bool wants_peer() const noexcept { return dispatcher_->wants_peer(); }
+  // Where connections count their requests, when the metrics are on; nullptr otherwise.
+  request_counters* counters() noexcept { return counting_ ? &slot_->counted : nullptr; }
+  // A request on metrics_bind: GET /metrics.
+  void answer_metrics(const request& req, responder& out) noexcept;
 
   // What connections share.
   uv_loop_t* loop() noexcept { return &loop_; }
@@ -80,7 +84,7 @@ class worker {
   // so far, has had more than body_timeout and a second for every body_min_rate bytes.
   bool body_too_slow(std::uint64_t started_ms, std::uint64_t received) noexcept;
   // Has a complete request answered, now or later.
-  void dispatch(request& req, responder& out) noexcept;
+  answerer dispatch(request& req, responder& out) noexcept;
   void connection_opened() noexcept {
     ++connections_;
     busiest_ = std::max(busiest_, connections_);
@@ -110,6 +114,8 @@ class worker {
   void turn_clients_away() noexcept;
   // Returns the allocator's free memory to the system once a flood of connections has gone.
   void return_memory() noexcept;
+  // Each heartbeat, with the metrics on: the gauges in the slot.
+  void report_gauges() noexcept;
   // How long a request head or body must have stood still to give up its slot to a new client.
   static constexpr std::uint64_t stalled_ms = 1000;
   static constexpr std::size_t read_buffer_size = 64 * 1024;
@@ -118,6 +124,7 @@ class worker {
     stream_handle handle;
     worker* owner;
     bool waiting = false;  // At worker_connections: libuv holds one accepted socket for later.
+    bool metrics = false;  // metrics_bind's socket.
   };
 
   static void on_connection(uv_stream_t* server, int status) noexcept;
@@ -163,7 +170,10 @@ class worker {
   trusted_peers proxy_trusted_;
   std::mt19937_64 random_;
   worker_slot* slot_;
-  pid_t parent_;  // The master; when it is gone, the worker stops.
+  const scoreboard* board_;
+  bool counting_;             // With metrics_bind and a slot: requests are counted in it.
+  std::string metrics_text_;  // The last scrape's answer, reused.
+  pid_t parent_;              // The master; when it is gone, the worker stops.
   std::uint64_t requests_ = 0;
   std::size_t connections_ = 0;
   bool making_room_ = false;  // A connection closed to make room is closing.

@@ -1,5 +1,6 @@
 #include "python/app_host.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 #include <unistd.h>
@@ -74,6 +75,17 @@ void app_host::run(exchange& work) noexcept {
 
 bool app_host::saturated() const noexcept {
   return threads_->waiting() >= threads_->size();
+}
+
+std::size_t app_host::waiting() const noexcept {
+  return threads_->waiting();
+}
+
+std::size_t app_host::busy() const noexcept {
+  // Live exchanges are waiting, in a thread, or streaming what a thread gave them.
+  std::size_t live = bridge_->live();
+  std::size_t queued = threads_->waiting();
+  return std::min(live > queued ? live - queued : 0, threads_->size());
 }
 
 std::uint64_t app_host::oldest_progress_ms() const noexcept {

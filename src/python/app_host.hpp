@@ -36,6 +36,9 @@ class app_host {
   // True when every thread is busy and as many requests again wait: the worker should stop
   // accepting, so that other workers take the new connections.
   bool saturated() const noexcept;
+  // Loop thread, for the metrics: requests waiting for a thread, and threads working on one.
+  std::size_t waiting() const noexcept;
+  std::size_t busy() const noexcept;
   // When the oldest request the app works on last produced something (CLOCK_MONOTONIC ms), or
   // 0: what the master judges hung requests by.
   std::uint64_t oldest_progress_ms() const noexcept;

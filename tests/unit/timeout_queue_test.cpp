@@ -36,6 +36,7 @@ TEST_CASE("waiters expire in the order they were armed, once their deadline has 
   CHECK(queue.arm(waiters[0].link, 1000) == 1100);
   CHECK(queue.arm(waiters[1].link, 1010) == 1110);
   CHECK(queue.arm(waiters[2].link, 1020) == 1120);
+  CHECK(queue.size() == 3);
   CHECK(waiters[1].link.queue() == &queue);
   CHECK(waiters[1].link.deadline() == 1110);
   CHECK(queue.front() == &waiters[0].link);
@@ -44,6 +45,7 @@ TEST_CASE("waiters expire in the order they were armed, once their deadline has 
 
   CHECK(expired(queue, 1099, waiters).empty());
   CHECK(expired(queue, 1110, waiters) == std::vector<int>{0, 1});
+  CHECK(queue.size() == 1);
   CHECK(waiters[0].link.queue() == nullptr);
   CHECK(expired(queue, 5000, waiters) == std::vector<int>{2});
   CHECK(queue.empty());
@@ -59,6 +61,7 @@ TEST_CASE("re-arming moves a waiter to the back, unlinking takes it out", "[time
   queue.arm(waiters[0].link, 10);  // Activity on the first: it waits anew.
   waiters[1].link.unlink();        // The second is done.
   waiters[1].link.unlink();        // Twice is harmless.
+  CHECK(queue.size() == 2);
   CHECK(waiters[1].link.queue() == nullptr);
   CHECK(expired(queue, 50, waiters) == std::vector<int>{2});
   CHECK(expired(queue, 60, waiters) == std::vector<int>{0});
@@ -73,6 +76,8 @@ TEST_CASE("a waiter moves between queues, and leaves its queue when it is destro
   short_wait.arm(moving.link, 0);
   long_wait.arm(moving.link, 0);  // A connection going from its head to keep-alive, say.
   CHECK(short_wait.empty());
+  CHECK(short_wait.size() == 0);
+  CHECK(long_wait.size() == 1);
   CHECK(moving.link.queue() == &long_wait);
   CHECK(moving.link.deadline() == 1000);
   {
