@@ -174,6 +174,28 @@ TEST_CASE("the metrics add up after a known load, and outlive the workers that c
   }
 }
 
+TEST_CASE("after USR2 the new master serves the metrics on the same address", "[metrics]") {
+  temporary_directory directory("kiln-metrics");
+  std::string pidfile = directory / "kiln.pid";
+  kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--metrics-bind", "127.0.0.1:0",
+                     "--pid", pidfile});
+  std::uint16_t port = metrics_port(kiln);
+  CHECK(fetch(kiln.port(), "/healthz").status == 200);
+  REQUIRE(eventually([&] { return total_requests(scrape(port)) == 1; }));
+  upgraded_master upgraded(kiln, pidfile);
+  REQUIRE(eventually([&] { return children_of(upgraded.pid()).size() == 1; }));
+  kiln.signal(SIGTERM);
+  CHECK(kiln.wait() == exited_with(0));
+  // The new master's board starts from nothing, as a restarted process's counters do.
+  auto sampled = scrape(port);
+  CHECK(sampled["kiln_worker_starts_total"] == 1);
+  CHECK(total_requests(sampled) == 0);
+  CHECK(fetch(kiln.port(), "/healthz").status == 200);
+  REQUIRE(eventually([&] { return total_requests(scrape(port)) == 1; }));
+  REQUIRE(::kill(upgraded.pid(), SIGTERM) == 0);
+  CHECK(eventually([&] { return !process_alive(upgraded.pid()); }));
+}
+
 TEST_CASE("metrics_bind is off by default, and never the site's own address", "[metrics]") {
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1"});
   CHECK(kiln.output().find("Serving metrics") == std::string::npos);
