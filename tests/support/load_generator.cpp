@@ -128,8 +128,13 @@ void load_generator::record_failure(std::string what) {
 }
 
 void load_generator::run(int) {
-  std::string request = "GET " + options_.path + " HTTP/1.1\r\nHost: load\r\n" +
-                        (options_.keep_alive ? "" : "Connection: close\r\n") + "\r\n";
+  std::string request = (options_.body.empty() ? "GET " : "POST ") + options_.path +
+                        " HTTP/1.1\r\nHost: load\r\n" +
+                        (options_.keep_alive ? "" : "Connection: close\r\n");
+  if (!options_.body.empty()) {
+    request += "Content-Length: " + std::to_string(options_.body.size()) + "\r\n";
+  }
+  request += "\r\n" + options_.body;
   int fd = -1;
   bool reused = false;
   while (!stopping_) {

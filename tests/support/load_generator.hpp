@@ -21,6 +21,9 @@ class load_generator {
   struct options {
     std::uint16_t port = 0;
     std::string path = "/";
+    // A POST with this body when not empty: what a balancer may not send again to another
+    // server once it has sent it.
+    std::string body;
     int connections = 4;
     bool keep_alive = true;  // false: one request per connection (Connection: close).
     bool strict = false;     // No retry: a keep-alive connection closed under a request fails.
