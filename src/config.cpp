@@ -560,6 +560,14 @@ void validate(const configuration& config) {
            fmt::format("secure_scheme_headers \"{}\" is not \"Header: value\"", line));
     }
   }
+  if (const auto& status = config.values.status_path;
+      !status.empty() &&
+      (!status.starts_with('/') || status.ends_with('/') || status == "/metrics")) {
+    fail(config.origin("status_path"),
+         fmt::format("status_path \"{}\" must start with '/', not end with one, and not be "
+                     "/metrics",
+                     status));
+  }
   const auto& root_path = config.values.root_path;
   if (!root_path.empty() && (!root_path.starts_with('/') || root_path.ends_with('/'))) {
     fail(config.origin("root_path"),

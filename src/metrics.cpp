@@ -14,44 +14,33 @@
 namespace kiln {
 namespace {
 
-constexpr const char* answerer_names[] = {"health", "static", "route", "python", "kiln"};
-constexpr const char* exit_cause_names[] = {"crash",  "timeout",    "recycle",
-                                            "reload", "scale_down", "shutdown"};
-constexpr const char* state_names[] = {"free", "booting", "ready", "stopping"};
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
 
-// The sums a scrape reports, read from shared memory.
-struct totals {
-  std::uint64_t requests[static_cast<std::size_t>(answerer::count)][5] = {};
-  std::uint64_t durations[duration_bounds_us.size() + 1] = {};
-  std::uint64_t duration_sum_us = 0;
-  std::uint64_t received_bytes = 0;
-  std::uint64_t body_bytes = 0;
-  std::uint64_t connections = 0;
-  std::uint64_t idle_connections = 0;
-  std::uint64_t python_waiting = 0;
-  std::uint64_t python_busy = 0;
-  std::uint64_t workers[4] = {};
+std::string seconds(std::uint64_t microseconds) {
+  return fmt::format("{}", static_cast<double>(microseconds) / 1e6);
+}
 
-  void add(const request_counters& counts) noexcept {
-    constexpr auto relaxed = std::memory_order_relaxed;
-    for (std::size_t who = 0; who < counts.requests.size(); ++who) {
-      for (std::size_t type = 0; type < 5; ++type)
-        requests[who][type] += counts.requests[who][type].load(relaxed);
-    }
-    for (std::size_t bucket = 0; bucket < counts.durations.size(); ++bucket)
-      durations[bucket] += counts.durations[bucket].load(relaxed);
-    duration_sum_us += counts.duration_sum_us.load(relaxed);
-    received_bytes += counts.received_bytes.load(relaxed);
-    body_bytes += counts.body_bytes.load(relaxed);
+}  // namespace
+
+void board_totals::add(const request_counters& counts) noexcept {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  for (std::size_t who = 0; who < counts.requests.size(); ++who) {
+    for (std::size_t type = 0; type < 5; ++type)
+      requests[who][type] += counts.requests[who][type].load(relaxed);
   }
-};
+  for (std::size_t bucket = 0; bucket < counts.durations.size(); ++bucket)
+    durations[bucket] += counts.durations[bucket].load(relaxed);
+  duration_sum_us += counts.duration_sum_us.load(relaxed);
+  received_bytes += counts.received_bytes.load(relaxed);
+  body_bytes += counts.body_bytes.load(relaxed);
+}
 
-// Every live slot and the retired counts, read again if the master folded a slot meanwhile.
-totals read_totals(const scoreboard& board) {
-  totals sum;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::uint64_t before = board.master().folding.load();
-    if (before % 2 != 0) continue;
+// Every live slot and the retired counts.
+board_totals read_totals(const scoreboard& board) {
+  board_totals sum;
+  board.read_consistently([&] {
     sum = {};
     sum.add(board.master().retired);
     for (std::size_t i = 0; i < board.capacity(); ++i) {
@@ -65,20 +54,9 @@ totals read_totals(const scoreboard& board) {
       sum.python_waiting += slot.gauges.python_waiting.load(std::memory_order_relaxed);
       sum.python_busy += slot.gauges.python_busy.load(std::memory_order_relaxed);
     }
-    if (board.master().folding.load() == before) break;
-  }
+  });
   return sum;
 }
-
-void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
-
-std::string seconds(std::uint64_t microseconds) {
-  return fmt::format("{}", static_cast<double>(microseconds) / 1e6);
-}
-
-}  // namespace
 
 void count_request(request_counters& counts, answerer who, int status, std::uint64_t body_bytes,
                    std::uint64_t duration_us) noexcept {
@@ -94,7 +72,7 @@ void count_request(request_counters& counts, answerer who, int status, std::uint
 }
 
 std::string render_metrics(const scoreboard& board, std::span<const int> listen_fds) {
-  totals sum = read_totals(board);
+  board_totals sum = read_totals(board);
   const master_counters& master = board.master();
   std::string out;
   auto line = [&](std::string_view name, std::string_view labels, const auto& value) {
@@ -175,8 +153,9 @@ std::string render_metrics(const scoreboard& board, std::span<const int> listen_
   out += limits;
 
   family(out, "kiln_workers", "gauge", "Worker processes by state.");
-  for (std::size_t state = 1; state < std::size(state_names); ++state)
-    line("kiln_workers", fmt::format("state=\"{}\"", state_names[state]), sum.workers[state]);
+  for (std::size_t state = 1; state < std::size(worker_state_names); ++state)
+    line("kiln_workers", fmt::format("state=\"{}\"", worker_state_names[state]),
+         sum.workers[state]);
   family(out, "kiln_worker_starts_total", "counter", "Worker processes started.");
   line("kiln_worker_starts_total", "", master.worker_starts.load());
   family(out, "kiln_worker_exits_total", "counter", "Worker processes that exited, by cause.");

@@ -15,9 +15,11 @@ enum class worker_state : std::uint32_t {
   ready,     // Accepting and serving.
   stopping,  // Draining after TERM: no longer accepting.
 };
+inline constexpr const char* worker_state_names[] = {"free", "booting", "ready", "stopping"};
 
 // Who answered a request, for the metrics.
 enum class answerer : std::uint8_t { health, static_files, route, python, kiln, count };
+inline constexpr const char* answerer_names[] = {"health", "static", "route", "python", "kiln"};
 // Why a worker exited, for the metrics.
 enum class exit_cause : std::uint8_t {
   crash,       // Died unexpectedly, or ran out of memory.
@@ -28,6 +30,8 @@ enum class exit_cause : std::uint8_t {
   shutdown,    // The server stopped.
   count
 };
+inline constexpr const char* exit_cause_names[] = {"crash",  "timeout",    "recycle",
+                                                   "reload", "scale_down", "shutdown"};
 
 // The upper bounds of the request duration histogram's buckets, in microseconds (Prometheus's
 // defaults, from 5 ms to 10 s, with 1 ms below); +Inf is the count.
@@ -107,6 +111,18 @@ class scoreboard {
   const master_counters& master() const noexcept { return *master_; }
   std::size_t capacity() const noexcept { return capacity_; }
   const worker_slot& slot(std::size_t index) const noexcept { return slots_[index]; }
+
+  // Calls read (which starts afresh each time) until it ran while the master folded no slot
+  // into the retired counts, so that no count is missed or taken twice; gives up after a few.
+  template <typename Read>
+  void read_consistently(Read read) const {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      std::uint64_t before = master_->folding.load();
+      if (before % 2 != 0) continue;
+      read();
+      if (master_->folding.load() == before) return;
+    }
+  }
 
  private:
   void* memory_ = nullptr;

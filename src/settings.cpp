@@ -522,6 +522,14 @@ const std::array registry = {
                 "nowhere. An address of their own, off by default, so that they never face the "
                 "internet by accident. Takes a restart.",
     },
+    setting_info{
+        .name = "status_path",
+        .section = "Logging",
+        .field = &settings::status_path,
+        .default_value = "/status",
+        .help = "Where metrics_bind also serves a live status page (workers, requests per "
+                "second, latency percentiles, restarts), and PATH.json its data; empty for none.",
+    },
 };
 
 }  // namespace

@@ -73,6 +73,7 @@ struct settings {
   std::string log_color;
   std::string error_log_format;
   std::string metrics_bind;
+  std::string status_path;
   std::string access_log;
   std::string access_log_format;
   bool log_health_checks = false;

@@ -22,6 +22,7 @@
 #include "python/hooks.hpp"
 #include "python/interpreter.hpp"
 #include "python/wsgi_objects.hpp"
+#include "status_page.hpp"
 
 namespace kiln {
 namespace {
@@ -288,7 +289,11 @@ answerer worker::dispatch(request& req, responder& out) noexcept {
 }
 
 void worker::answer_metrics(const request& req, responder& out) noexcept {
-  if (req.path != "/metrics") {
+  const std::string& status = config_.status_path;
+  bool page = !status.empty() && req.path == status;
+  bool data = !status.empty() && req.path.size() == status.size() + 5 &&
+              req.path.starts_with(status) && req.path.ends_with(".json");
+  if (req.path != "/metrics" && !page && !data) {
     out.send_status(404);
     return;
   }
@@ -296,13 +301,21 @@ void worker::answer_metrics(const request& req, responder& out) noexcept {
     out.send_status(405, "Allow: GET, HEAD\r\n");
     return;
   }
-  std::vector<int> fds;
-  for (auto& entry : listeners_) {
-    uv_os_fd_t fd = -1;
-    if (!entry->metrics && uv_fileno(&entry->handle.handle, &fd) == 0) fds.push_back(fd);
+  constexpr std::string_view fresh = "Cache-Control: no-store\r\n";
+  if (page) {
+    out.send(200, "Content-Type: text/html; charset=utf-8\r\n", fresh, status_page_html());
+  } else if (data) {
+    metrics_text_ = status_json(*board_);
+    out.send(200, "Content-Type: application/json\r\n", fresh, metrics_text_);
+  } else {
+    std::vector<int> fds;
+    for (auto& entry : listeners_) {
+      uv_os_fd_t fd = -1;
+      if (!entry->metrics && uv_fileno(&entry->handle.handle, &fd) == 0) fds.push_back(fd);
+    }
+    metrics_text_ = render_metrics(*board_, fds);
+    out.send(200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", {}, metrics_text_);
   }
-  metrics_text_ = render_metrics(*board_, fds);
-  out.send(200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", {}, metrics_text_);
 }
 
 void worker::report_gauges() noexcept {

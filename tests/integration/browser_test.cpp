@@ -14,6 +14,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/chromium.hpp"
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
 #include "support/temporary.hpp"
@@ -21,29 +22,15 @@
 namespace kiln::test {
 namespace {
 
-constexpr const char* chromium_path = "/usr/bin/chromium";
 const std::filesystem::path spa_dist = KILN_SPA_DIST;
-
-// Chromium starts slowly on a loaded machine, and slower still beside sanitized builds.
-constexpr std::chrono::milliseconds chromium_patience = 120s;
 
 // The books the example API starts with; neither index.html nor the bundle contains them.
 constexpr const char* seeded_titles[] = {"The Left Hand of Darkness", "Invisible Cities",
                                          "The Periodic Table"};
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
-
 // What the test needs besides kiln: it fails, not skips, so that CI cannot pass without them.
 void require_browser_and_dist() {
-  if (::access(chromium_path, X_OK) != 0) {
-    FAIL(chromium_path << " is missing: install Debian's chromium package "
-                          "(scripts/bootstrap chromium, which scripts/test runs)");
-  }
+  require_chromium();
   if (!std::filesystem::is_regular_file(spa_dist / "index.html")) {
     FAIL((spa_dist / "index.html").string()
          << " is missing: build the example SPA with scripts/build-spa (scripts/test runs it)");
@@ -57,69 +44,6 @@ kiln_process start_example() {
                     "--spa-fallback"},
       .binary = KILN_EXAMPLE_API,
   });
-}
-
-// Loads url in headless Chromium, lets its scripts and fetches run, and returns the DOM as
-// Chromium serialises it then. Chromium gets a fresh profile each time, so that nothing cached
-// by one load can answer for kiln in another.
-std::string dump_dom(const std::string& url) {
-  temporary_directory scratch("kiln-chromium");
-  auto dom_path = scratch / "dom.html";
-  auto log_path = scratch / "chromium.log";
-  std::vector<std::string> arguments = {
-      chromium_path,
-      "--headless",
-      "--no-sandbox",  // The test may run as root, where Chromium's sandbox refuses to start.
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-      "--user-data-dir=" + (scratch / "profile"),
-      // Virtual time runs ahead while nothing is pending, and waits for the API's answers.
-      "--virtual-time-budget=10000",
-      "--dump-dom",
-      url,
-  };
-  std::vector<char*> argv;
-  for (auto& argument : arguments)
-    argv.push_back(argument.data());
-  argv.push_back(nullptr);
-
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // A process group of its own, so that the browser's helper processes can be killed with it.
-    ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int in = ::open("/dev/null", O_RDONLY);
-    int out = ::open(dom_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0) ::_exit(126);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // Also here, so that the group exists whichever process runs first.
-  int status = 0;
-  bool ended =
-      eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, chromium_patience);
-  // Whatever is left of the group (everything, after a timeout) goes with it.
-  ::kill(-pid, SIGKILL);
-  if (!ended) ::waitpid(pid, &status, 0);
-  INFO("Chromium's log:\n" << read_file(log_path));
-  REQUIRE(ended);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  std::string dom = read_file(dom_path);
-  REQUIRE_FALSE(dom.empty());
-  return dom;
 }
 
 std::string url_of(const kiln_process& kiln, std::string_view path) {

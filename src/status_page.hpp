@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "scoreboard.hpp"
+
+namespace kiln {
+
+// The live status page served at status_path on metrics_bind: one HTML document with its
+// script and styles inline (nothing fetched from elsewhere), which polls status_json once a
+// second and draws the workers, requests per second and latency percentiles of the minutes
+// since it was opened.
+std::string_view status_page_html() noexcept;
+
+// The scoreboard as the page reads it: each worker (pid, age, requests, busy Python threads,
+// state), the request and duration totals, worker starts and exits by cause.
+std::string status_json(const scoreboard& board);
+
+}  // namespace kiln
