@@ -337,7 +337,8 @@ const std::array registry = {
         .field = &settings::virtualenv,
         .default_value = "",
         .help = "A virtual environment whose packages the app imports (an image's /opt/venv); it "
-                "must be made by the Python kiln was built for. VIRTUAL_ENV sets it too.",
+                "must be made by the Python kiln was built for. VIRTUAL_ENV sets it too. Unset, "
+                "a kiln installed in a virtual environment (by pip) uses that one.",
     },
     setting_info{
         .name = "worker_class",

@@ -1,6 +1,7 @@
 #include "python/interpreter.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -94,6 +95,22 @@ def stdlib_version():
       major_minor(built_version), built_executable, what));
 }
 
+// The virtual environment kiln itself was installed into (by pip: ENV/bin/kiln, beside
+// ENV/pyvenv.cfg), whose packages the app then imports without a virtualenv setting; else "".
+std::string enclosing_virtualenv() {
+  char self[4096];
+  ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0) return {};
+  auto bin =
+      std::filesystem::path(std::string(self, static_cast<std::size_t>(length))).parent_path();
+  auto environment = bin.parent_path();
+  std::error_code ignored;
+  if (bin.filename() != "bin" || !std::filesystem::exists(environment / "pyvenv.cfg", ignored)) {
+    return {};
+  }
+  return environment.string();
+}
+
 }  // namespace
 
 bool interpreter_started() noexcept {
@@ -114,8 +131,9 @@ void start_interpreter(const settings& config) {
   // Python finds its standard library, and a virtual environment's packages, from where its
   // executable is: the one kiln was built for, or the environment's (its pyvenv.cfg names the
   // same Python). Left to itself, an embedded Python would look for "python3" on the PATH.
-  std::string program = config.virtualenv.empty() ? std::string(built_executable)
-                                                  : config.virtualenv + "/bin/python3";
+  std::string environment = config.virtualenv.empty() ? enclosing_virtualenv() : config.virtualenv;
+  std::string program =
+      environment.empty() ? std::string(built_executable) : environment + "/bin/python3";
   if (!PyStatus_Exception(status)) {
     status = PyConfig_SetBytesString(&python, &python.program_name, program.c_str());
   }

@@ -16,31 +16,13 @@
 
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
+#include "support/shell.hpp"
 #include "support/temporary.hpp"
 
 namespace kiln::test {
 namespace {
 
 const std::string image = "localhost/kiln:test";
-
-struct command_result {
-  int status = -1;
-  std::string output;  // stdout and stderr together.
-};
-
-// Runs a shell command and collects what it prints.
-command_result shell(const std::string& command) {
-  command_result result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer;
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
-    result.output.append(buffer.data(), n);
-  }
-  int raw = pclose(pipe);
-  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return result;
-}
 
 // podman prints noise about systemd health-check timers on machines without systemd.
 std::string without_podman_noise(const std::string& text) {

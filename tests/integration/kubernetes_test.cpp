@@ -2,7 +2,6 @@
 // their numbers checked against what the real kiln makes of the pod's environment, so that the
 // invariants between them hold whoever edits a number.
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -11,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/kiln_process.hpp"
+#include "support/shell.hpp"
 #include "support/temporary.hpp"
 
 namespace kiln::test {
@@ -22,18 +22,13 @@ const std::string manifests = std::string(KILN_SOURCE_DIR) + "/deploy/kubernetes
 
 // Every document of a YAML file, as JSON.
 std::vector<json> read_yaml(const std::string& file) {
-  std::string command =
+  auto converted = shell(
       "/usr/bin/python3 -c 'import json, sys, yaml; "
       "print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))' " +
-      manifests + file;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string text;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
-    text.append(buffer, n);
-  REQUIRE(::pclose(pipe) == 0);
-  return json::parse(text).get<std::vector<json>>();
+      manifests + file);
+  INFO(converted.output);
+  REQUIRE(converted.status == 0);
+  return json::parse(converted.output).get<std::vector<json>>();
 }
 
 json read_one(const std::string& file, const std::string& kind) {

@@ -16,6 +16,7 @@
 #include "support/http_client.hpp"
 #include "support/kiln_process.hpp"
 #include "support/load_generator.hpp"
+#include "support/shell.hpp"
 #include "support/temporary.hpp"
 
 namespace kiln::test {
@@ -37,14 +38,10 @@ samples parse(const std::string& text) {
       "        out[s.name + (\"{\" + labels + \"}\" if labels else \"\")] = s.value\n"
       "print(json.dumps(out))' " +
       scrape.path();
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
-    output.append(buffer, n);
-  REQUIRE(::pclose(pipe) == 0);
-  return nlohmann::json::parse(output).get<samples>();
+  auto parsed = shell(command);
+  INFO(parsed.output);
+  REQUIRE(parsed.status == 0);
+  return nlohmann::json::parse(parsed.output).get<samples>();
 }
 
 std::uint16_t metrics_port(const kiln_process& kiln) {
