@@ -44,17 +44,6 @@ samples parse(const std::string& text) {
   return nlohmann::json::parse(parsed.output).get<samples>();
 }
 
-std::uint16_t metrics_port(const kiln_process& kiln) {
-  std::smatch match;
-  std::string output;
-  std::regex line(R"(Serving metrics at: http://127\.0\.0\.1:(\d+)/metrics)");
-  REQUIRE(eventually([&] {
-    output = kiln.output();
-    return std::regex_search(output, match, line);
-  }));
-  return static_cast<std::uint16_t>(std::stoi(match[1]));
-}
-
 samples scrape(std::uint16_t port) {
   auto response = fetch(port, "/metrics");
   REQUIRE(response.status == 200);
@@ -83,7 +72,7 @@ TEST_CASE("the metrics add up after a known load, and outlive the workers that c
   root.write("a.txt", "twelve bytes");
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "2", "--static-root", root.path(),
                      "--metrics-bind", "127.0.0.1:0"});
-  std::uint16_t port = metrics_port(kiln);
+  std::uint16_t port = kiln.metrics_port();
   REQUIRE(eventually([&] { return workers_of(kiln.pid()).size() == 2; }));
 
   // 20 files, 5 misses, 3 health checks, one malformed request.
@@ -176,7 +165,7 @@ TEST_CASE("after USR2 the new master serves the metrics on the same address", "[
   std::string pidfile = directory / "kiln.pid";
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--metrics-bind", "127.0.0.1:0",
                      "--pid", pidfile});
-  std::uint16_t port = metrics_port(kiln);
+  std::uint16_t port = kiln.metrics_port();
   CHECK(fetch(kiln.port(), "/healthz").status == 200);
   REQUIRE(eventually([&] { return total_requests(scrape(port)) == 1; }));
   upgraded_master upgraded(kiln, pidfile);

@@ -16,20 +16,7 @@
 #include "support/temporary.hpp"
 
 namespace kiln::test {
-namespace {
-
-std::uint16_t metrics_port(const kiln_process& kiln) {
-  std::smatch match;
-  std::string output;
-  std::regex line(R"(Serving metrics at: http://127\.0\.0\.1:(\d+)/metrics)");
-  REQUIRE(eventually([&] {
-    output = kiln.output();
-    return std::regex_search(output, match, line);
-  }));
-  return static_cast<std::uint16_t>(std::stoi(match[1]));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("the status page shows the workers, the traffic and the restarts", "[status]") {
   require_chromium();
@@ -37,7 +24,7 @@ TEST_CASE("the status page shows the workers, the traffic and the restarts", "[s
   root.write("index.html", "home\n");
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "2", "--static-root", root.path(),
                      "--metrics-bind", "127.0.0.1:0"});
-  std::uint16_t port = metrics_port(kiln);
+  std::uint16_t port = kiln.metrics_port();
   std::set<pid_t> workers;
   REQUIRE(eventually([&] {
     auto children = children_of(kiln.pid());
@@ -99,7 +86,7 @@ TEST_CASE("the status page shows the workers, the traffic and the restarts", "[s
 TEST_CASE("the status page is where status_path says, and only on metrics_bind", "[status]") {
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--metrics-bind", "127.0.0.1:0",
                      "--status-path", "/ops/kiln"});
-  std::uint16_t port = metrics_port(kiln);
+  std::uint16_t port = kiln.metrics_port();
   auto page = fetch(port, "/ops/kiln");
   CHECK(page.status == 200);
   CHECK(page.header("Content-Type") == "text/html; charset=utf-8");

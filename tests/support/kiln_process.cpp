@@ -142,6 +142,17 @@ kiln_process::~kiln_process() {
   if (!output_path_.empty()) unlink(output_path_.c_str());
 }
 
+std::uint16_t kiln_process::metrics_port() const {
+  std::smatch match;
+  std::string text;
+  std::regex line(R"(Serving metrics at: http://127\.0\.0\.1:(\d+)/metrics)");
+  REQUIRE(eventually([&] {
+    text = output();
+    return std::regex_search(text, match, line);
+  }));
+  return static_cast<std::uint16_t>(std::stoi(match[1]));
+}
+
 std::string kiln_process::output() const {
   std::ifstream file(output_path_, std::ios::binary);
   std::ostringstream text;

@@ -68,6 +68,8 @@ class kiln_process {
   std::uint16_t port() const noexcept { return port_; }
   // Every port it announced, in order.
   const std::vector<std::uint16_t>& ports() const noexcept { return ports_; }
+  // The port of "Serving metrics at: http://127.0.0.1:PORT/metrics" (metrics_bind), once said.
+  std::uint16_t metrics_port() const;
 
   // Everything the process has written so far.
   std::string output() const;
