@@ -187,7 +187,12 @@ std::string access_log::format(const access_entry& entry) const {
         line += gunicorn_time();
         break;
       case 'r':
-        append_escaped(line, fmt::format("{} {} {}", req.method, req.target, protocol(req)));
+        // A connection cut before its method was read has no request line: "-", as nginx.
+        if (req.method.empty()) {
+          line += '-';
+        } else {
+          append_escaped(line, fmt::format("{} {} {}", req.method, req.target, protocol(req)));
+        }
         break;
       case 'm':
         append_escaped(line, req.method);

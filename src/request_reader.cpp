@@ -33,7 +33,9 @@ request_parser::status request_reader::parse(const char* data, std::size_t size)
       keep(data + result.consumed, end, false);
       break;
     case request_parser::status::failed: {
-      const request& cut = parser_.current();
+      // The parser's views are the failed request's only once it has begun; before, they may
+      // still name an earlier request's bytes, long gone.
+      request cut = partial_request();
       failed_method_.assign(cut.method);
       failed_target_.assign(cut.target);
       failed_minor_ = cut.version_minor;
@@ -92,6 +94,7 @@ void request_reader::reserve(std::size_t size) noexcept {
 
 request request_reader::partial_request() const {
   if (!failed_) {
+    if (!parser_.inside_request()) return {};
     const request& current = parser_.current();
     request copy;
     copy.method = current.method;

@@ -38,6 +38,12 @@ TEST_CASE("the default format is gunicorn's", "[access_log]") {
   CHECK(std::regex_match(text, expected));
 }
 
+TEST_CASE("a connection cut before a method arrived has no request line: -", "[access_log]") {
+  request nothing;
+  access_entry entry{.req = nothing, .peer = "10.0.0.1", .status = 499};
+  CHECK(line("%(h)s \"%(r)s\" %(s)s %(b)s", entry) == "10.0.0.1 \"-\" 499 -");
+}
+
 TEST_CASE("every atom has its value", "[access_log]") {
   request req = make_request();
   access_entry entry{.req = req,
