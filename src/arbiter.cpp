@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "log.hpp"
+#include "metrics.hpp"
 #include "open_file_limit.hpp"
 #include "out_of_memory.hpp"
 #include "privileges.hpp"
@@ -143,6 +144,7 @@ int arbiter::run() {
     murder_workers();
     if (config_.values.reload) reload_if_changed();
     manage_workers();
+    take_history_sample();
   }
   if (new_master_ != 0) {
     // The re-executed master serves these sockets now.
@@ -154,6 +156,17 @@ int arbiter::run() {
   python::run_exit_functions();
   spdlog::info("Shutting down: master exits with {}", exit_code_);
   return exit_code_;
+}
+
+void arbiter::take_history_sample() {
+  if (!metrics_listener_) return;
+  std::uint64_t now = monotonic_ms();
+  if (now < next_sample_ms_) return;
+  next_sample_ms_ = now + 1000;
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  record_history(*scoreboard_, static_cast<std::uint64_t>(wall.tv_sec) * 1000 +
+                                   static_cast<std::uint64_t>(wall.tv_nsec) / 1000000);
 }
 
 void arbiter::install_signal_handlers() {

@@ -86,6 +86,8 @@ class arbiter {
   long long app_sources_signature() const;
 
   void install_signal_handlers();
+  // With metrics_bind, once a second: the totals into the status page's history.
+  void take_history_sample();
   std::uint64_t draw_quota();
   std::size_t count_serving(unsigned generation, bool ready_only) const;
 
@@ -130,6 +132,7 @@ class arbiter {
   long long config_modified_ns_ = 0;
   long long app_sources_ = 0;
   std::uint64_t next_source_scan_ms_ = 0;
+  std::uint64_t next_sample_ms_ = 0;
   int exit_code_ = 0;
 };
 

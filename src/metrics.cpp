@@ -58,6 +58,28 @@ board_totals read_totals(const scoreboard& board) {
   return sum;
 }
 
+void record_history(scoreboard& board, std::uint64_t unix_ms) noexcept {
+  board_totals totals = read_totals(board);
+  master_counters& master = board.master();
+  std::uint64_t taken = master.history_taken.load();
+  history_sample& sample = master.history[taken % history_length];
+  sample.sequence.fetch_add(1);
+  sample.unix_ms.store(unix_ms);
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;
+  for (const auto& by_class : totals.requests) {
+    for (std::uint64_t count : by_class)
+      requests += count;
+    errors += by_class[4];
+  }
+  sample.requests.store(requests);
+  sample.errors.store(errors);
+  for (std::size_t bucket = 0; bucket < sample.durations.size(); ++bucket)
+    sample.durations[bucket].store(totals.durations[bucket]);
+  sample.sequence.fetch_add(1);
+  master.history_taken.store(taken + 1);
+}
+
 void count_request(request_counters& counts, answerer who, int status, std::uint64_t body_bytes,
                    std::uint64_t duration_us) noexcept {
   constexpr auto relaxed = std::memory_order_relaxed;

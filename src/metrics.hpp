@@ -29,6 +29,9 @@ struct board_totals {
 };
 board_totals read_totals(const scoreboard& board);
 
+// The master, once a second with metrics_bind: the totals into the board's history ring.
+void record_history(scoreboard& board, std::uint64_t unix_ms) noexcept;
+
 // The server's metrics in Prometheus's text format (version 0.0.4), for metrics_bind: the
 // totals of every worker, live and exited, from the scoreboard, so that any worker can answer
 // for all; the workers' gauges as of their last heartbeat; the accept queues of listen_fds

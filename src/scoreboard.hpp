@@ -33,10 +33,12 @@ enum class exit_cause : std::uint8_t {
 inline constexpr const char* exit_cause_names[] = {"crash",  "timeout",    "recycle",
                                                    "reload", "scale_down", "shutdown"};
 
-// The upper bounds of the request duration histogram's buckets, in microseconds (Prometheus's
-// defaults, from 5 ms to 10 s, with 1 ms below); +Inf is the count.
-inline constexpr std::array<std::uint64_t, 12> duration_bounds_us = {
-    1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+// The upper bounds of the request duration histogram's buckets, in microseconds: Prometheus's
+// defaults (5 ms to 10 s), and below them what a file from memory takes (100 us to 1 ms); +Inf
+// is the count.
+inline constexpr std::array<std::uint64_t, 15> duration_bounds_us = {
+    100,    250,    500,    1000,    5000,    10000,   25000,   50000,
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 
 // Monotonic counters of the requests a worker answered. They live in shared memory; the
 // worker adds with relaxed atomics, and anyone may read them.
@@ -77,6 +79,17 @@ struct worker_slot {
   worker_gauges gauges;
 };
 
+// The server's totals at one moment, for the status page's charts; the master takes one a second.
+struct history_sample {
+  std::atomic<std::uint64_t> sequence;  // Odd while the master writes the sample.
+  std::atomic<std::uint64_t> unix_ms;
+  std::atomic<std::uint64_t> requests;
+  std::atomic<std::uint64_t> errors;  // 5xx.
+  std::array<std::atomic<std::uint64_t>, duration_bounds_us.size() + 1> durations;
+};
+// Five minutes of samples.
+inline constexpr std::size_t history_length = 300;
+
 // What the master counts, beside the slots.
 struct master_counters {
   // Odd while the master folds a freed slot's counts into retired: readers try again.
@@ -85,6 +98,8 @@ struct master_counters {
   std::atomic<std::uint64_t> worker_starts;
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(exit_cause::count)> exits;
   std::atomic<std::uint64_t> started_unix_seconds;
+  std::array<history_sample, history_length> history;  // A ring; history_taken % length is next.
+  std::atomic<std::uint64_t> history_taken;
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

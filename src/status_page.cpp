@@ -91,14 +91,12 @@ constexpr std::string_view page = R"html(<!doctype html>
   <section class="card">
     <h2>Worker exits</h2>
     <div class="exits" id="exits"></div>
-    <p class="note">Charts cover the minutes since this page was opened; the counters, the life of the master.</p>
+    <p class="note">Charts cover the last five minutes, sampled by the master once a second; the counters, the life of the master.</p>
   </section>
 </main>
 <script>
 "use strict";
-const history = [];           // One point a second: {t, rate, errors, p50, p90, p99}.
-const keep = 300;             // Five minutes.
-let previous = null;
+const keep = 300;             // Five minutes of the master's samples, one a second.
 
 function quantile(q, bounds, counts) {
   // counts are cumulative per bucket, the last one +Inf; linear within a bucket.
@@ -173,18 +171,21 @@ function render(now) {
   document.getElementById("exits").innerHTML = Object.entries(now.exits)
       .map(([cause, n]) => `<span data-cause="${cause}">${cause.replace("_", " ")}: <b>${n}</b></span>`).join("");
 
-  if (previous !== null) {
-    const seconds = Math.max(0.001, now.time - previous.time);
-    const window = now.durations.map((n, i) => n - (previous.durations[i] || 0));
-    const counts = cumulative(window);
-    const point = {
-      rate: (now.requests - previous.requests) / seconds,
-      errors: (now.errors - previous.errors) / seconds,
+  // Each second of the master's history is a point: the difference between two samples.
+  const history = [];
+  for (let i = 1; i < now.history.length; i++) {
+    const before = now.history[i - 1], after = now.history[i];
+    const seconds = Math.max(0.001, after.time - before.time);
+    const counts = cumulative(after.durations.map((n, b) => n - before.durations[b]));
+    history.push({
+      rate: (after.requests - before.requests) / seconds,
+      errors: (after.errors - before.errors) / seconds,
       p50: quantile(0.5, now.bounds, counts), p90: quantile(0.9, now.bounds, counts),
       p99: quantile(0.99, now.bounds, counts),
-    };
-    history.push(point);
-    if (history.length > keep) history.shift();
+    });
+  }
+  if (history.length > 0) {
+    const point = history[history.length - 1];
     document.getElementById("rate").textContent = point.rate.toFixed(point.rate < 10 ? 1 : 0);
     document.getElementById("p50").innerHTML = formatDuration(point.p50);
     document.getElementById("p99").innerHTML = formatDuration(point.p99);
@@ -197,7 +198,6 @@ function render(now) {
       {name: "p90", color: "var(--warn)", points: history.map(p => ms(p.p90))},
       {name: "p99", color: "var(--bad)", points: history.map(p => ms(p.p99))}]);
   }
-  previous = now;
   document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString("en-GB");
 }
 
@@ -250,6 +250,21 @@ std::string status_json(const scoreboard& board) {
         {"connections", slot.gauges.connections.load(std::memory_order_relaxed)},
     });
   }
+  // The history, oldest first; a sample the master is writing now is left out.
+  nlohmann::json history = nlohmann::json::array();
+  std::uint64_t taken = master.history_taken.load();
+  for (std::uint64_t n = taken > history_length ? taken - history_length : 0; n < taken; ++n) {
+    const history_sample& sample = master.history[n % history_length];
+    std::uint64_t sequence = sample.sequence.load();
+    nlohmann::json durations = nlohmann::json::array();
+    for (const auto& bucket : sample.durations)
+      durations.push_back(bucket.load());
+    nlohmann::json entry = {{"time", static_cast<double>(sample.unix_ms.load()) / 1000.0},
+                            {"requests", sample.requests.load()},
+                            {"errors", sample.errors.load()},
+                            {"durations", std::move(durations)}};
+    if (sequence % 2 == 0 && sample.sequence.load() == sequence) history.push_back(entry);
+  }
   nlohmann::json exits = nlohmann::json::object();
   for (std::size_t cause = 0; cause < std::size(exit_cause_names); ++cause)
     exits[exit_cause_names[cause]] = master.exits[cause].load();
@@ -271,6 +286,7 @@ std::string status_json(const scoreboard& board) {
       {"workers", workers},
       {"worker_starts", master.worker_starts.load()},
       {"exits", exits},
+      {"history", history},
   };
   return status.dump();
 }

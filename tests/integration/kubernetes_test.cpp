@@ -25,7 +25,7 @@ std::vector<json> read_yaml(const std::string& file) {
   auto converted = shell(
       "/usr/bin/python3 -c 'import json, sys, yaml; "
       "print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))' " +
-      manifests + file);
+      (file.starts_with("/") ? file : manifests + file));
   INFO(converted.output);
   REQUIRE(converted.status == 0);
   return json::parse(converted.output).get<std::vector<json>>();
@@ -139,6 +139,30 @@ TEST_CASE("the Service, the disruption budget and the autoscaler select the Depl
   CHECK(autoscaler["spec"]["maxReplicas"].get<int>() > autoscaler["spec"]["minReplicas"]);
   // CPU utilization is measured against the request: there must be one.
   CHECK(autoscaler["spec"]["metrics"][0]["resource"]["name"] == "cpu");
+}
+
+TEST_CASE("docker/compose.yaml's grace period and ports fit kiln's settings", "[kubernetes]") {
+  auto documents = read_yaml(std::string(KILN_SOURCE_DIR) + "/docker/compose.yaml");
+  REQUIRE(documents.size() == 1);
+  const auto& web = documents[0]["services"]["web"];
+  std::map<std::string, std::string> env;
+  for (const auto& [name, value] : web["environment"].items())
+    env[name] = value.get<std::string>();
+  auto printed =
+      run({"-c", std::string(KILN_SOURCE_DIR) + "/config/kiln.toml", "--print-config"}, env);
+  REQUIRE(printed.status == exited_with(0));
+  double graceful_timeout = std::stod(setting(printed.output, "graceful_timeout"));
+  double shutdown_delay = std::stod(setting(printed.output, "shutdown_delay"));
+  std::string grace = web["stop_grace_period"];
+  REQUIRE(grace.ends_with("s"));
+  CHECK(std::stod(grace) > graceful_timeout + shutdown_delay);
+  CHECK(web["init"] == true);  // An init in front of the master, as podman run --init.
+  // The site's port is published; the metrics' only to the host itself.
+  std::vector<std::string> ports = web["ports"].get<std::vector<std::string>>();
+  CHECK(std::count(ports.begin(), ports.end(), env["PORT"] + ":" + env["PORT"]) == 1);
+  std::string metrics = setting(printed.output, "metrics_bind");
+  REQUIRE(metrics == "\"0.0.0.0:9100\"");
+  CHECK(std::count(ports.begin(), ports.end(), "127.0.0.1:9100:9100") == 1);
 }
 
 }  // namespace kiln::test

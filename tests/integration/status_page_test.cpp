@@ -54,9 +54,20 @@ TEST_CASE("the status page shows the workers, the traffic and the restarts", "[s
   CHECK(status["exits"]["crash"] == 0);
   CHECK(status["durations"].size() == status["bounds"].size() + 1);
 
-  // The page, with traffic while it watches, as Chromium runs it.
+  // The page, with traffic while it watches, as Chromium runs it, once the master has taken a
+  // few samples of its history (one a second) for the charts.
   load_generator traffic({.port = kiln.port(), .path = "/index.html", .connections = 2});
   REQUIRE(traffic.wait_for_more(100));
+  REQUIRE(eventually([&] {
+    status = nlohmann::json::parse(fetch(port, "/status.json").body);
+    return status["history"].size() >= 4;
+  }));
+  const auto& history = status["history"];
+  for (std::size_t i = 1; i < history.size(); ++i) {
+    CHECK(history[i]["time"].get<double>() > history[i - 1]["time"].get<double>());
+    CHECK(history[i]["requests"] >= history[i - 1]["requests"]);
+  }
+  CHECK(history.back()["requests"].get<std::uint64_t>() > 40);
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/status";
   std::string dom = dump_dom(url);
   INFO(dom);
