@@ -87,7 +87,8 @@ TEST_CASE("every request that arrived is logged: refused ones and ones cut short
   std::string log = directory / "access.log";
   kiln_process kiln({"--bind", "127.0.0.1:0", "--workers", "1", "--access-log", log,
                      "--access-log-format", "%(h)s \"%(r)s\" %(s)s", "--header-timeout", "1",
-                     "--limit-request-line", "64", "--limit-request-body", "10"});
+                     "--limit-request-line", "64", "--limit-request-body", "10",
+                     "--limit-request-fields", "4"});
   auto answered = [&](const std::string& bytes) {
     http_client client(kiln.port());
     REQUIRE(client.send(bytes));
@@ -95,10 +96,11 @@ TEST_CASE("every request that arrived is logged: refused ones and ones cut short
     REQUIRE(response);
     return response->status;
   };
-  // Malformed (400), a target over the limit (414), a body over it (413).
+  // Malformed (400), a target over the limit (414), a body over it (413), too many fields (431).
   CHECK(answered("GET /bad HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n") == 400);
   CHECK(answered("GET /" + std::string(100, 'x') + " HTTP/1.1\r\nHost: a\r\n\r\n") == 414);
   CHECK(answered("POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n") == 413);
+  CHECK(answered("GET /many HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n") == 431);
   // A head that stops coming (408 after header_timeout).
   CHECK(answered("GET /slow HTTP/1.1\r\nHost: a\r\n") == 408);
   // A client that leaves in the middle of its head, and one in the middle of its body.
@@ -109,9 +111,9 @@ TEST_CASE("every request that arrived is logged: refused ones and ones cut short
   {
     http_client leaving(kiln.port());
     REQUIRE(leaving.send("PUT /half HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\nabc"));
-    REQUIRE(eventually([&] { return lines_of(log).size() >= 5; }));
+    REQUIRE(eventually([&] { return lines_of(log).size() >= 6; }));
   }
-  REQUIRE(eventually([&] { return lines_of(log).size() == 6; }));
+  REQUIRE(eventually([&] { return lines_of(log).size() == 7; }));
   auto lines = lines_of(log);
   // The target as far as it was read when it went over the limit.
   CHECK(lines[1].starts_with("127.0.0.1 \"GET /xxxxxxxxxxxxxxxx"));
@@ -119,14 +121,15 @@ TEST_CASE("every request that arrived is logged: refused ones and ones cut short
   lines[1] = "(the 414)";
   std::vector<std::string> expected = {
       "127.0.0.1 \"GET /bad HTTP/1.1\" 400",  "(the 414)",
-      "127.0.0.1 \"POST /big HTTP/1.1\" 413", "127.0.0.1 \"GET /slow HTTP/1.1\" 408",
-      "127.0.0.1 \"GET /gone HTTP/1.1\" 499", "127.0.0.1 \"PUT /half HTTP/1.1\" 499",
+      "127.0.0.1 \"POST /big HTTP/1.1\" 413", "127.0.0.1 \"GET /many HTTP/1.1\" 431",
+      "127.0.0.1 \"GET /slow HTTP/1.1\" 408", "127.0.0.1 \"GET /gone HTTP/1.1\" 499",
+      "127.0.0.1 \"PUT /half HTTP/1.1\" 499",
   };
   CHECK(lines == expected);
   // A connection that sent nothing is no request.
   { http_client silent(kiln.port()); }
   CHECK(fetch(kiln.port(), "/after").status == 404);
-  REQUIRE(eventually([&] { return lines_of(log).size() == 7; }));
+  REQUIRE(eventually([&] { return lines_of(log).size() == 8; }));
   CHECK(lines_of(log).back() == "127.0.0.1 \"GET /after HTTP/1.1\" 404");
 }
 
