@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -37,6 +38,22 @@ void board_totals::add(const request_counters& counts) noexcept {
   body_bytes += counts.body_bytes.load(relaxed);
 }
 
+std::uint64_t board_totals::all_requests() const noexcept {
+  std::uint64_t sum = 0;
+  for (const auto& by_class : requests) {
+    for (std::uint64_t count : by_class)
+      sum += count;
+  }
+  return sum;
+}
+
+std::uint64_t board_totals::server_errors() const noexcept {
+  std::uint64_t sum = 0;
+  for (const auto& by_class : requests)
+    sum += by_class[4];
+  return sum;
+}
+
 // Every live slot and the retired counts.
 board_totals read_totals(const scoreboard& board) {
   board_totals sum;
@@ -65,15 +82,8 @@ void record_history(scoreboard& board, std::uint64_t unix_ms) noexcept {
   history_sample& sample = master.history[taken % history_length];
   sample.sequence.fetch_add(1);
   sample.unix_ms.store(unix_ms);
-  std::uint64_t requests = 0;
-  std::uint64_t errors = 0;
-  for (const auto& by_class : totals.requests) {
-    for (std::uint64_t count : by_class)
-      requests += count;
-    errors += by_class[4];
-  }
-  sample.requests.store(requests);
-  sample.errors.store(errors);
+  sample.requests.store(totals.all_requests());
+  sample.errors.store(totals.server_errors());
   for (std::size_t bucket = 0; bucket < sample.durations.size(); ++bucket)
     sample.durations[bucket].store(totals.durations[bucket]);
   sample.sequence.fetch_add(1);
@@ -141,17 +151,19 @@ std::string render_metrics(const scoreboard& board, std::span<const int> listen_
   family(out, "kiln_http_response_body_bytes_total", "counter", "Response body bytes sent.");
   line("kiln_http_response_body_bytes_total", "", sum.body_bytes);
 
-  family(out, "kiln_connections_open", "gauge", "Client connections open, at the last heartbeat.");
-  line("kiln_connections_open", "", sum.connections);
-  family(out, "kiln_connections_idle", "gauge",
-         "Keep-alive connections waiting for a next request, at the last heartbeat.");
-  line("kiln_connections_idle", "", sum.idle_connections);
-  family(out, "kiln_python_requests_waiting", "gauge",
-         "Requests waiting for a Python thread, at the last heartbeat.");
-  line("kiln_python_requests_waiting", "", sum.python_waiting);
-  family(out, "kiln_python_threads_busy", "gauge",
-         "Python threads working on a request, at the last heartbeat.");
-  line("kiln_python_threads_busy", "", sum.python_busy);
+  // The workers' gauges, as of each one's last heartbeat.
+  for (auto [name, help, value] : {
+           std::tuple{"kiln_connections_open", "Client connections open.", sum.connections},
+           std::tuple{"kiln_connections_idle", "Keep-alive connections waiting for a next request.",
+                      sum.idle_connections},
+           std::tuple{"kiln_python_requests_waiting", "Requests waiting for a Python thread.",
+                      sum.python_waiting},
+           std::tuple{"kiln_python_threads_busy", "Python threads working on a request.",
+                      sum.python_busy},
+       }) {
+    family(out, name, "gauge", fmt::format("{} As of each worker's last heartbeat.", help));
+    line(name, "", value);
+  }
 
   family(out, "kiln_listen_queue_length", "gauge",
          "Connections the kernel has queued for accept() on a listening TCP socket.");

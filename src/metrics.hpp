@@ -26,6 +26,9 @@ struct board_totals {
   std::uint64_t workers[4] = {};  // By worker_state.
 
   void add(const request_counters& counts) noexcept;
+  // Requests of every class and answerer; those of them that were 5xx.
+  std::uint64_t all_requests() const noexcept;
+  std::uint64_t server_errors() const noexcept;
 };
 board_totals read_totals(const scoreboard& board);
 

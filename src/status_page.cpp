@@ -227,13 +227,6 @@ std::string_view status_page_html() noexcept {
 std::string status_json(const scoreboard& board) {
   const master_counters& master = board.master();
   board_totals totals = read_totals(board);
-  std::uint64_t requests = 0;
-  std::uint64_t errors = 0;
-  for (const auto& by_class : totals.requests) {
-    for (std::size_t type = 0; type < 5; ++type)
-      requests += by_class[type];
-    errors += by_class[4];
-  }
   nlohmann::json workers = nlohmann::json::array();
   std::uint64_t now_ms = monotonic_ms();
   for (std::size_t i = 0; i < board.capacity(); ++i) {
@@ -279,8 +272,8 @@ std::string status_json(const scoreboard& board) {
       {"time", static_cast<double>(wall.tv_sec) + static_cast<double>(wall.tv_nsec) / 1e9},
       {"uptime_seconds",
        static_cast<std::uint64_t>(wall.tv_sec) - master.started_unix_seconds.load()},
-      {"requests", requests},
-      {"errors", errors},
+      {"requests", totals.all_requests()},
+      {"errors", totals.server_errors()},
       {"bounds", bounds},
       {"durations", totals.durations},
       {"workers", workers},
