@@ -45,10 +45,11 @@ struct connection::pending_write {
   output_batch::rest bytes;  // Empty when the bytes belong to a file_stream.
 };
 
-// A response body sent from a file. A static file is read on libuv's thread pool piece by
-// piece, so that a slow disk never blocks the loop, and each piece written as it arrives. A
-// deferred response's file (WSGI's file_wrapper) goes by sendfile, as much as the socket takes,
-// and a piece is read and written only when the socket is full, to learn when it has room again.
+// A response body sent from a file. A static file on disk is read on libuv's thread pool piece
+// by piece, so that a slow disk never blocks the loop, and each piece written as it arrives. A
+// static file held in a memfd, and a deferred response's file (WSGI's file_wrapper), go by
+// sendfile, as much as the socket takes, and a piece is read and written only when the socket
+// is full, to learn when it has room again.
 // A read still in flight when the connection closes keeps the stream alive until its callback,
 // which then frees it.
 struct connection::file_stream {
@@ -67,15 +68,23 @@ struct connection::file_stream {
   int fd;
   std::uint64_t offset;
   std::uint64_t remaining;
-  bool zero_copy;
+  bool zero_copy;       // Sent by sendfile, and read in pieces only to wait for room.
+  bool in_memory;       // A memfd: read on the loop, which its pages cannot keep waiting.
+  bool corked = false;  // TCP_CORK holds the head back until the file's first bytes join it.
   std::unique_ptr<char[]> buffer;
   std::size_t buffer_size = 0;
   std::size_t next_piece = smallest_piece;
   bool reading = false;
 
   file_stream(connection* o, std::size_t& pieces, int file, std::uint64_t from,
-              std::uint64_t length, bool sendfile) noexcept
-      : owner(o), held(pieces), fd(file), offset(from), remaining(length), zero_copy(sendfile) {
+              std::uint64_t length, bool sendfile, bool memory) noexcept
+      : owner(o),
+        held(pieces),
+        fd(file),
+        offset(from),
+        remaining(length),
+        zero_copy(sendfile),
+        in_memory(memory) {
     request.data = this;
   }
   file_stream(const file_stream&) = delete;
@@ -367,13 +376,16 @@ void connection::send_shared(int status, std::string_view headers, std::string_v
 }
 
 void connection::send_file(int status, std::string_view headers, std::string_view more_headers,
-                           int fd, std::uint64_t offset, std::uint64_t length) noexcept {
+                           int fd, std::uint64_t offset, std::uint64_t length,
+                           bool in_memory) noexcept {
   append_head(status, headers, more_headers, length);
   if (!status_has_body(status) || head_request_ || length == 0) {
     ::close(fd);
     return;
   }
-  file_ = std::make_unique<file_stream>(this, worker_.piece_bytes(), fd, offset, length, false);
+  file_ = std::make_unique<file_stream>(this, worker_.piece_bytes(), fd, offset, length, in_memory,
+                                        in_memory);
+  if (in_memory && handle_.handle.type == UV_TCP) file_->corked = set_cork(true);
   phase_ = phase::answering;
 }
 
@@ -427,7 +439,7 @@ void connection::write(const response_part& part) noexcept {
       if (counted) body_left_ -= length;
       response_bytes_ += length;
       file_ = std::make_unique<file_stream>(this, worker_.piece_bytes(), part.file,
-                                            part.file_offset, length, true);
+                                            part.file_offset, length, true, false);
     }
   } else if (part.last) {
     end_deferred(part.complete);
@@ -607,6 +619,12 @@ void connection::settle() noexcept {
   switch (phase_) {
     case phase::answering:
       if (file_) {
+        if (file_->zero_copy && !file_->reading) {
+          // Most files go whole in one sendfile: reads pause only for one that does not.
+          const file_stream* current = file_.get();
+          stream_file();
+          if (file_.get() != current || !current->reading) return;  // Sent, or settled since.
+        }
         stop_reading();
         // A client that stops taking the file, and a read that never returns, both end here.
         worker_.arm(*this, timeout_kind::send);
@@ -656,7 +674,9 @@ void connection::settle() noexcept {
 void connection::stream_file() noexcept {
   file_stream& file = *file_;
   if (file.remaining > 0 && file.zero_copy) {
-    if (!send_file_directly(file)) {
+    bool sent = send_file_directly(file);
+    if (file.corked) file.corked = !set_cork(false);
+    if (!sent) {
       close();
       return;
     }
@@ -673,6 +693,13 @@ void connection::stream_file() noexcept {
     return;
   }
   read_file_piece(file);
+}
+
+bool connection::set_cork(bool on) noexcept {
+  uv_os_fd_t socket = -1;
+  int value = on ? 1 : 0;
+  return uv_fileno(&handle_.handle, &socket) == 0 &&
+         ::setsockopt(socket, IPPROTO_TCP, TCP_CORK, &value, sizeof value) == 0;
 }
 
 bool connection::send_file_directly(file_stream& file) noexcept {
@@ -699,9 +726,19 @@ bool connection::send_file_directly(file_stream& file) noexcept {
 }
 
 void connection::read_file_piece(file_stream& file) noexcept {
-  std::size_t wanted = file.piece_wanted();
+  // After sendfile, a piece only waits for the socket to have room again: a small one does.
+  std::size_t wanted = file.zero_copy ? file_stream::smallest_piece : file.piece_wanted();
   if (file.buffer_size != wanted) file.resize(wanted);
   auto size = static_cast<unsigned>(std::min<std::uint64_t>(file.remaining, wanted));
+  if (file.in_memory) {
+    // A memfd's pages are in memory: reading them here cannot wait for a disk.
+    ssize_t read;
+    do {
+      read = ::pread(file.fd, file.buffer.get(), size, static_cast<off_t>(file.offset));
+    } while (read < 0 && errno == EINTR);
+    piece_read(file, read < 0 ? -errno : read);
+    return;
+  }
   uv_buf_t piece = uv_buf_init(file.buffer.get(), size);
   int error = uv_fs_read(worker_.loop(), &file.request, file.fd, &piece, 1,
                          static_cast<std::int64_t>(file.offset), on_file_read);
@@ -722,17 +759,20 @@ void connection::on_file_read(uv_fs_t* request) noexcept {
     delete file;  // The connection closed while the read was in flight.
     return;
   }
-  connection& self = *file->owner;
+  file->owner->piece_read(*file, size);
+}
+
+void connection::piece_read(file_stream& file, ssize_t size) noexcept {
   if (size <= 0) {
     // The file shrank or failed under us: the promised Content-Length cannot be kept.
-    spdlog::error("read of a file being sent (uv_fs_read): {}",
+    spdlog::error("read of a file being sent: {}",
                   size == 0 ? std::string("it ended early") : uv_error(static_cast<int>(size)));
-    self.close();
+    close();
     return;
   }
-  file->offset += static_cast<std::uint64_t>(size);
-  file->remaining -= static_cast<std::uint64_t>(size);
-  self.send_piece(*file, static_cast<std::size_t>(size));
+  file.offset += static_cast<std::uint64_t>(size);
+  file.remaining -= static_cast<std::uint64_t>(size);
+  send_piece(file, static_cast<std::size_t>(size));
 }
 
 void connection::send_piece(file_stream& file, std::size_t size) noexcept {

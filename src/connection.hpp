@@ -123,8 +123,12 @@ class connection final : public timeout_link,
   void stream_file() noexcept;
   // Sends what of the file the socket takes now with sendfile; false when it failed.
   bool send_file_directly(file_stream& file) noexcept;
+  // Sets or clears TCP_CORK; false when it could not.
+  bool set_cork(bool on) noexcept;
   void read_file_piece(file_stream& file) noexcept;
   // Writes a piece just read; what a full socket does not take goes back to the file.
+  // A piece of size bytes was read (or, negative, a libuv error): it goes to the socket.
+  void piece_read(file_stream& file, ssize_t size) noexcept;
   void send_piece(file_stream& file, std::size_t size) noexcept;
   // Writes bytes that stay valid until the write completes (a streamed file's buffer).
   void write_borrowed(const char* data, std::size_t size) noexcept;
@@ -148,7 +152,7 @@ class connection final : public timeout_link,
   void send_shared(int status, std::string_view headers, std::string_view more_headers,
                    output_batch::shared_bytes owner, std::string_view body) noexcept override;
   void send_file(int status, std::string_view headers, std::string_view more_headers, int fd,
-                 std::uint64_t offset, std::uint64_t length) noexcept override;
+                 std::uint64_t offset, std::uint64_t length, bool in_memory) noexcept override;
   void send_status(int status, std::string_view headers) noexcept override;
   response_writer& defer(deferred_response& work) noexcept override;
   void append_head(int status, std::string_view headers, std::string_view more_headers,

@@ -3,13 +3,16 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <system_error>
 #include <unistd.h>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "http_date.hpp"
+#include "log.hpp"
 #include "mime_types.hpp"
 #include "static_paths.hpp"
 #include "text.hpp"
@@ -20,6 +23,10 @@ namespace {
 // Files up to this size are held in memory, up to this much in all.
 constexpr std::size_t max_cached_file_size = 1024 * 1024;
 constexpr std::size_t max_cached_bytes = 64 * 1024 * 1024;
+// Held files from this size on are sent by sendfile from a memfd: copying them into the socket
+// would cost more than the system calls they take apart from the head. The memfds are counted
+// in the descriptors a worker keeps besides its connections (open_file_limit.hpp).
+constexpr std::size_t zero_copy_from = 64 * 1024;
 // How long a cached file is trusted before it is compared with the disk again.
 constexpr std::uint64_t revalidate_after_ms = 1000;
 
@@ -42,6 +49,31 @@ bool read_whole(int fd, std::string& contents, std::size_t size) noexcept {
   return true;
 }
 
+// The bytes in a memfd sealed against change, so that a response sent from it can never come
+// out shorter than its head promised; -1 with errno set on failure.
+int sealed_memory_file(std::string_view bytes) noexcept {
+  int fd = ::memfd_create("kiln-static-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = ENOSPC;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (done < bytes.size() ||
+      ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
 std::string_view suffix_for(std::string_view encoding) noexcept {
   if (encoding == "br") return ".br";
   if (encoding == "gzip") return ".gz";
@@ -49,6 +81,11 @@ std::string_view suffix_for(std::string_view encoding) noexcept {
 }
 
 }  // namespace
+
+void cached_file::release_bytes() noexcept {
+  contents.reset();
+  if (memory_fd >= 0) ::close(std::exchange(memory_fd, -1));
+}
 
 file_cache::file_cache(const std::string& root) {
   root_fd_ = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -84,7 +121,8 @@ const cached_file* file_cache::find(const std::string& relative, std::string_vie
       found->second->checked_ms = now_ms;
       return found->second.get();
     }
-    cached_bytes_ -= found->second->contents ? found->second->contents->size() : 0;
+    cached_bytes_ -= found->second->held_bytes();
+    memory_files_ -= found->second->memory_fd >= 0 ? 1 : 0;
     cache_.erase(found);
   }
   int error = 0;
@@ -94,13 +132,14 @@ const cached_file* file_cache::find(const std::string& relative, std::string_vie
     return nullptr;
   }
   loaded->checked_ms = now_ms;
-  std::size_t size = loaded->contents ? loaded->contents->size() : 0;
+  std::size_t size = loaded->held_bytes();
   if (cached_bytes_ + size > max_cached_bytes) {
     // The cache is full: keep the metadata, and stream the bytes from disk.
-    loaded->contents.reset();
+    loaded->release_bytes();
     size = 0;
   }
   cached_bytes_ += size;
+  memory_files_ += loaded->memory_fd >= 0 ? 1 : 0;
   auto [slot, inserted] = cache_.insert_or_assign(*key, std::move(loaded));
   return slot->second.get();
 }
@@ -167,7 +206,12 @@ std::shared_ptr<cached_file> file_cache::load(const std::string& relative,
           ::close(fd);
           return nullptr;
         }
-        file->contents = std::move(contents);
+        if (contents->size() < zero_copy_from || memory_files_ >= max_memory_files) {
+          file->contents = std::move(contents);
+        } else if (file->memory_fd = sealed_memory_file(*contents); file->memory_fd < 0) {
+          // Without a memfd (out of descriptors or memory) the file is streamed from disk.
+          spdlog::warn("memfd_create for {}: {}", relative, errno_text(errno));
+        }
       }
       if (encoding.empty()) {
         for (auto [suffix, flag] :

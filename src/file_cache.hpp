@@ -12,9 +12,17 @@
 namespace kiln {
 
 // A file below the static root as it is served: what it is on disk, the header lines its
-// responses carry, made once, and its bytes when it is small enough to hold.
+// responses carry, made once, and its bytes when it is small enough to hold: in a string when
+// they go out in one write with the head, in a sealed memfd when the socket should take them by
+// sendfile, which copies nothing and, from memory, never waits for a disk.
 struct cached_file {
-  std::shared_ptr<const std::string> contents;  // The bytes, when the file is held in memory.
+  cached_file() = default;
+  cached_file(const cached_file&) = delete;
+  cached_file& operator=(const cached_file&) = delete;
+  ~cached_file() { release_bytes(); }
+
+  std::shared_ptr<const std::string> contents;  // The bytes, when held for one write.
+  int memory_fd = -1;                           // The bytes, when held for sendfile.
   std::string headers;     // Content-Type, Content-Encoding, validators, caching, Vary.
   std::string validators;  // What a 304 repeats: ETag, Last-Modified, Cache-Control, Vary.
   std::string etag;
@@ -29,6 +37,13 @@ struct cached_file {
   bool has_gzip = false;
   std::uint64_t checked_ms = 0;
 
+  // How much memory the bytes take, wherever they are held.
+  std::size_t held_bytes() const noexcept {
+    if (contents) return contents->size();
+    return memory_fd >= 0 ? static_cast<std::size_t>(size) : 0;
+  }
+  void release_bytes() noexcept;
+
   bool same_file(const struct stat& status) const noexcept {
     return status.st_dev == device && status.st_ino == inode && status.st_size == size &&
            status.st_mtim.tv_sec == modified.tv_sec && status.st_mtim.tv_nsec == modified.tv_nsec;
@@ -36,10 +51,13 @@ struct cached_file {
 };
 
 // The files below a root directory, opened so that nothing can lead out of it, and remembered:
-// files up to 1 MiB (64 MiB in all) are held in memory, and every file is looked at on disk
+// files up to 1 MiB (64 MiB in all) are held in memory (from 64 KiB on, the first
+// max_memory_files of them in a memfd each), and every file is looked at on disk
 // again at most once a second. A file is looked up with its precompressed siblings (.br, .gz).
 class file_cache {
  public:
+  static constexpr std::size_t max_memory_files = 32;
+
   // Opens the root directory; throws std::system_error naming it when it cannot.
   explicit file_cache(const std::string& root);
   ~file_cache();
@@ -80,6 +98,7 @@ class file_cache {
   bool unchanged(const std::string& relative, const cached_file& file) const noexcept;
 
   int root_fd_ = -1;
+  std::size_t memory_files_ = 0;  // Held files with a memfd.
   int error_ = 0;
   bool use_openat2_ = true;
   std::size_t cached_bytes_ = 0;

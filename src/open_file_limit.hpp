@@ -5,7 +5,8 @@
 
 namespace kiln {
 
-// Descriptors a worker keeps for what is not a connection: the loop, logs, files the app opens.
+// Descriptors a worker keeps for what is not a connection: the loop, logs, the memfds of held
+// static files (file_cache::max_memory_files), files the app opens.
 inline constexpr std::size_t descriptors_kept = 64;
 
 // How many connections a worker takes at once: worker_connections, or fewer when the open file

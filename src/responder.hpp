@@ -27,10 +27,13 @@ class responder {
   // The same, but the body is referenced where owner keeps it instead of copied.
   virtual void send_shared(int status, std::string_view headers, std::string_view more_headers,
                            output_batch::shared_bytes owner, std::string_view body) noexcept = 0;
-  // A body too big to hold in memory: length bytes of the open file fd from offset on, read
-  // and sent in pieces without blocking the loop. The responder owns fd from here on.
+  // A body from a file: length bytes of the open file fd from offset on. The responder owns fd
+  // from here on. A file on disk is read and sent in pieces without blocking the loop; a file
+  // in_memory (a memfd) goes to the socket by sendfile, which copies nothing and cannot wait
+  // for a disk.
   virtual void send_file(int status, std::string_view headers, std::string_view more_headers,
-                         int fd, std::uint64_t offset, std::uint64_t length) noexcept = 0;
+                         int fd, std::uint64_t offset, std::uint64_t length,
+                         bool in_memory) noexcept = 0;
   // A short text/plain body that names the status: "404 Not Found".
   virtual void send_status(int status, std::string_view headers = {}) noexcept = 0;
   // The answer comes later, from work done elsewhere (the Python app, on its threads): the

@@ -1,6 +1,7 @@
 #include "static_files.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
@@ -194,9 +195,17 @@ void static_files::respond(const request& req, const cached_file& file, const st
     out.send_shared(status, file.headers, scratch_, file.contents, body);
     return;
   }
+  // Held in a memfd: the response gets a descriptor of its own, so that it outlives a change
+  // of the file.
+  if (file.memory_fd >= 0) {
+    if (int fd = ::fcntl(file.memory_fd, F_DUPFD_CLOEXEC, 0); fd >= 0) {
+      out.send_file(status, file.headers, scratch_, fd, range.first, length, true);
+      return;
+    }
+  }
   // Too big to hold: stream it from a descriptor of its own, if it is still the same file.
   if (int fd = files_.open_to_stream(relative, file); fd >= 0) {
-    out.send_file(status, file.headers, scratch_, fd, range.first, length);
+    out.send_file(status, file.headers, scratch_, fd, range.first, length, false);
     return;
   }
   // The file changed since it was looked at: it is looked at again, and the client may retry.

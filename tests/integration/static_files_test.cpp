@@ -675,6 +675,32 @@ TEST_CASE("large files come back whole, in ranges, and leave the connection usab
       CHECK(next->body == "small");
     }
   }
+  SECTION("a pipeline of files held for sendfile, more than the socket takes, in order") {
+    // Sixteen responses of 300 KiB queue up faster than the client reads them: the socket
+    // fills, and each response resumes where sendfile stopped.
+    const std::string mid = random_bytes(300 * 1024, 4);
+    root.write("mid.bin", mid);
+    http_client client(kiln.port());
+    std::string pipeline;
+    for (int i = 0; i < 16; ++i)
+      pipeline += i % 4 == 3 ? get("/mid.bin", "Range: bytes=1000-70999\r\n") : get("/mid.bin");
+    REQUIRE(client.send(pipeline + get("/small.txt")));
+    for (int i = 0; i < 16; ++i) {
+      INFO("response " << i);
+      auto response = client.read_response();
+      REQUIRE(response);
+      if (i % 4 == 3) {
+        CHECK(response->status == 206);
+        CHECK(same_bytes(response->body, mid.substr(1000, 70000)));
+      } else {
+        CHECK(response->status == 200);
+        CHECK(same_bytes(response->body, mid));
+      }
+    }
+    auto last = client.read_response();
+    REQUIRE(last);
+    CHECK(last->body == "small");
+  }
   SECTION("a range from the middle") {
     auto response = fetch(kiln, "/big.bin", "Range: bytes=2097150-3145729\r\n");
     CHECK(response.status == 206);

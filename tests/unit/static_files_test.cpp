@@ -21,7 +21,8 @@ struct answer {
   int status = 0;
   std::string headers;
   std::string body;
-  bool streamed = false;
+  bool streamed = false;   // Sent from a descriptor, not from a string.
+  bool in_memory = false;  // That descriptor is a memfd.
   int calls = 0;
 };
 
@@ -38,7 +39,7 @@ class recording_responder final : public responder {
     record(status, headers, more_headers, body);
   }
   void send_file(int status, std::string_view headers, std::string_view more_headers, int fd,
-                 std::uint64_t offset, std::uint64_t length) noexcept override {
+                 std::uint64_t offset, std::uint64_t length, bool in_memory) noexcept override {
     std::string body(length, '\0');
     std::size_t done = 0;
     while (done < length) {
@@ -50,6 +51,7 @@ class recording_responder final : public responder {
     ::close(fd);
     record(status, headers, more_headers, body);
     last.streamed = true;
+    last.in_memory = in_memory;
   }
   void send_status(int status, std::string_view headers) noexcept override {
     record(status, "Content-Type: text/plain; charset=utf-8\r\n", headers, std::to_string(status));
@@ -268,12 +270,61 @@ TEST_CASE("static_files streams files above 1 MiB from their descriptor", "[stat
   auto a = serve(files, "/big.bin");
   CHECK(a.status == 200);
   CHECK(a.streamed);
+  CHECK_FALSE(a.in_memory);
   CHECK(a.body == big);
   a = serve(files, "/big.bin", 1000, {{"Range", "bytes=1048570-1048589"}});
   CHECK(a.status == 206);
   CHECK(a.streamed);
   CHECK(a.body == big.substr(1048570, 20));
   CHECK(has_header(a, "Content-Range: bytes 1048570-1048589/" + std::to_string(big.size())));
+}
+
+TEST_CASE("static_files holds files from 64 KiB to 1 MiB in a sealed memfd, for sendfile",
+          "[static_files]") {
+  temporary_directory root("kiln-static-unit");
+  std::string mid(200 * 1024 + 3, '\0');
+  for (std::size_t i = 0; i < mid.size(); ++i)
+    mid[i] = static_cast<char>((i * 131) >> 2);
+  root.write("mid.bin", mid);
+  root.write("small.txt", std::string(64 * 1024 - 1, 's'));
+  static_files files({root.path()});
+
+  auto a = serve(files, "/small.txt");
+  CHECK(a.status == 200);
+  CHECK_FALSE(a.streamed);  // Below 64 KiB: one write with the head.
+  a = serve(files, "/mid.bin");
+  CHECK(a.status == 200);
+  CHECK(a.streamed);
+  CHECK(a.in_memory);
+  CHECK(a.body == mid);
+  a = serve(files, "/mid.bin", 1000, {{"Range", "bytes=70000-70009"}});
+  CHECK(a.status == 206);
+  CHECK(a.in_memory);
+  CHECK(a.body == mid.substr(70000, 10));
+  // The bytes are held, not read from the disk again: a file removed within the second is
+  // still served whole, as it was.
+  std::filesystem::remove(root.path() + "/mid.bin");
+  a = serve(files, "/mid.bin", 1500);
+  CHECK(a.body == mid);
+  // Once looked at again, it is gone.
+  CHECK(serve(files, "/mid.bin", 3000).status == 404);
+}
+
+TEST_CASE("static_files keeps at most max_memory_files memfds, and holds the rest as strings",
+          "[static_files]") {
+  temporary_directory root("kiln-static-unit");
+  constexpr std::size_t count = file_cache::max_memory_files + 2;
+  for (std::size_t i = 0; i < count; ++i)
+    root.write("f" + std::to_string(i), std::string(64 * 1024, static_cast<char>('a' + i % 26)));
+  static_files files({root.path()});
+  for (std::size_t i = 0; i < count; ++i) {
+    INFO("file " << i);
+    auto a = serve(files, "/f" + std::to_string(i));
+    CHECK(a.status == 200);
+    CHECK(a.body == std::string(64 * 1024, static_cast<char>('a' + i % 26)));
+    CHECK(a.in_memory == (i < file_cache::max_memory_files));
+    CHECK(a.streamed == (i < file_cache::max_memory_files));
+  }
 }
 
 TEST_CASE("static_files: out of descriptors is a 503 with Retry-After, never a 404",

@@ -30,8 +30,8 @@ class recording_connection final : public responder, public response_writer {
   void send(int, std::string_view, std::string_view, std::string_view) noexcept override {}
   void send_shared(int, std::string_view, std::string_view, output_batch::shared_bytes,
                    std::string_view) noexcept override {}
-  void send_file(int, std::string_view, std::string_view, int, std::uint64_t,
-                 std::uint64_t) noexcept override {}
+  void send_file(int, std::string_view, std::string_view, int, std::uint64_t, std::uint64_t,
+                 bool) noexcept override {}
   void send_status(int, std::string_view) noexcept override {}
   response_writer& defer(deferred_response& deferred) noexcept override {
     work = &deferred;
