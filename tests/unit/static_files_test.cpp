@@ -73,6 +73,14 @@ class recording_responder final : public responder {
   }
 };
 
+// Bytes that differ along their length, so that a piece sent from the wrong place shows.
+std::string patterned_bytes(std::size_t size) {
+  std::string bytes(size, '\0');
+  for (std::size_t i = 0; i < size; ++i)
+    bytes[i] = static_cast<char>((i * 7919) >> 3);
+  return bytes;
+}
+
 answer serve(static_files& files, std::string_view path, std::uint64_t now_ms = 1000,
              std::vector<header> headers = {}) {
   recording_responder out;
@@ -262,9 +270,7 @@ TEST_CASE("static_files without openat2 follows no symlink at all", "[static_fil
 
 TEST_CASE("static_files streams files above 1 MiB from their descriptor", "[static_files]") {
   temporary_directory root("kiln-static-unit");
-  std::string big(3 * 1024 * 1024 + 17, '\0');
-  for (std::size_t i = 0; i < big.size(); ++i)
-    big[i] = static_cast<char>((i * 7919) >> 3);
+  const std::string big = patterned_bytes(3 * 1024 * 1024 + 17);
   root.write("big.bin", big);
   static_files files({root.path()});
   auto a = serve(files, "/big.bin");
@@ -282,9 +288,7 @@ TEST_CASE("static_files streams files above 1 MiB from their descriptor", "[stat
 TEST_CASE("static_files holds files from 64 KiB to 1 MiB in a sealed memfd, for sendfile",
           "[static_files]") {
   temporary_directory root("kiln-static-unit");
-  std::string mid(200 * 1024 + 3, '\0');
-  for (std::size_t i = 0; i < mid.size(); ++i)
-    mid[i] = static_cast<char>((i * 131) >> 2);
+  const std::string mid = patterned_bytes(200 * 1024 + 3);
   root.write("mid.bin", mid);
   root.write("small.txt", std::string(64 * 1024 - 1, 's'));
   static_files files({root.path()});
