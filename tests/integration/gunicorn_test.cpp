@@ -413,7 +413,7 @@ TEST_CASE("a gunicorn setting kiln does without is one warning line, and kiln st
   std::string warning_statsd =
       file.path() +
       ":3: gunicorn's statsd_host setting has no equivalent in kiln, and is ignored: "
-      "no StatsD export yet: derive metrics from the access log";
+      "no StatsD export: kiln serves Prometheus metrics on metrics_bind";
   auto checked = run({"--check-config", "-c", file.path()});
   CHECK(checked.status == exited_with(0));
   CHECK(checked.output == "kiln: warning: " + warning_tmp + "\nkiln: warning: " + warning_statsd +
