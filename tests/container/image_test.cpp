@@ -109,7 +109,7 @@ double build_image(const std::string& target, const std::string& image_name) {
 
 TEST_CASE("the production image serves the SPA and the API, and stops cleanly", "[container]") {
   // kiln embeds CPython, so even the C++ example's image carries libpython3.11.
-  CHECK(build_image("production", image) < 130);
+  CHECK(build_image("production", image) < 120);
   // A numeric user, which runAsNonRoot can verify, and the HEALTHCHECK, kept by --format docker.
   auto image_user = shell("podman image inspect --format '{{.Config.User}}' " + image);
   CHECK(image_user.output == "10001:10001\n");
@@ -203,7 +203,7 @@ TEST_CASE("the Flask image serves the SPA's files from kiln and the API from Fla
           "[container]") {
   const std::string flask_image = "localhost/kiln-flask:test";
   double megabytes = build_image("flask", flask_image);
-  CHECK(megabytes < 160);
+  CHECK(megabytes < 150);
   container web("-e PORT=0 -e WEB_CONCURRENCY=2", flask_image);
   std::uint16_t port = web.port();
   auto api = fetch(port, "/api/data");
@@ -230,7 +230,7 @@ TEST_CASE("the team's gunicorn deployment, moved to kiln by one word, runs in it
           "[container]") {
   const std::string team_image = "localhost/kiln-team:test";
   double megabytes = build_image("team", team_image);
-  CHECK(megabytes < 160);
+  CHECK(megabytes < 150);
   // As the platform runs it: its PORT and its timeout variable; gunicorn_config.py says 10
   // workers, keep-alive 90 and an eventlet worker class.
   container web("-e PORT=0 -e HTTP_SERVE_TIMEOUT_SECONDS=45", team_image);
