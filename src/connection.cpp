@@ -601,16 +601,23 @@ void connection::on_write(uv_write_t* request, int status) noexcept {
 }
 
 void connection::settle() noexcept {
+  // A file sent whole ends its response here: the loop, not recursion, goes on to the next
+  // request, however many a client pipelined.
+  while (settle_step()) {
+  }
+}
+
+bool connection::settle_step() noexcept {
   // Pipelined requests that waited for the client to take earlier answers go first.
   while (phase_ == phase::reading && pending_writes_ == 0 && reader_.has_unparsed()) {
     parsed(reader_.parse_kept());
     write_batch();
   }
-  if (phase_ == phase::closed) return;
+  if (phase_ == phase::closed) return false;
   if (pending_writes_ > 0) {
     stop_reading();
     worker_.arm(*this, timeout_kind::send);
-    return;
+    return false;
   }
   if (untaken_ > 0 && deferred_ != nullptr) {
     // Everything written is with the kernel: the app may produce more.
@@ -621,31 +628,29 @@ void connection::settle() noexcept {
       if (file_) {
         if (file_->zero_copy && !file_->reading) {
           // Most files go whole in one sendfile: reads pause only for one that does not.
-          const file_stream* current = file_.get();
-          stream_file();
-          if (file_.get() != current || !current->reading) return;  // Sent, or settled since.
+          if (stream_file()) return true;
+          if (!file_ || !file_->reading) return false;  // Closed, or settled since.
         }
         stop_reading();
         // A client that stops taking the file, and a read that never returns, both end here.
         worker_.arm(*this, timeout_kind::send);
-        if (!file_->reading) stream_file();
-        return;
+        return !file_->reading && stream_file();
       }
       // Waiting for the app, which has its own deadline (timeout). Reading goes on, to notice
       // a client that leaves, unless it has sent a lot meanwhile.
       unlink();
       if (reader_.unparsed() <= held_while_answering) start_reading();
-      return;
+      return false;
     case phase::closing:
       if (linger_ || reader_.has_unparsed() || reader_.inside_request()) {
         start_lingering();
       } else {
         close();
       }
-      return;
+      return false;
     case phase::lingering:
     case phase::closed:
-      return;
+      return false;
     case phase::reading:
       break;
   }
@@ -658,7 +663,7 @@ void connection::settle() noexcept {
     if (worker_.body_too_slow(body_started_ms_, body_received_)) {
       reject(408, "body_min_rate not kept");
       flush();
-      return;
+      return false;
     }
     worker_.arm(*this, timeout_kind::body);
   } else if (requests_ > 0) {
@@ -669,16 +674,17 @@ void connection::settle() noexcept {
     if (queue() != &worker_.queue(idle)) worker_.arm(*this, idle);
   }
   start_reading();
+  return false;
 }
 
-void connection::stream_file() noexcept {
+bool connection::stream_file() noexcept {
   file_stream& file = *file_;
   if (file.remaining > 0 && file.zero_copy) {
     bool sent = send_file_directly(file);
     if (file.corked) file.corked = !set_cork(false);
     if (!sent) {
       close();
-      return;
+      return false;
     }
   }
   if (file.remaining == 0) {
@@ -686,13 +692,13 @@ void connection::stream_file() noexcept {
     if (deferred_ != nullptr) {
       end_deferred(true);
       flush();
-      return;
+      return false;
     }
     answered();
-    settle();
-    return;
+    return true;
   }
   read_file_piece(file);
+  return false;
 }
 
 bool connection::set_cork(bool on) noexcept {

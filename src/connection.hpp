@@ -117,18 +117,21 @@ class connection final : public timeout_link,
   void flush() noexcept;
   void write_batch() noexcept;
   void settle() noexcept;
+  // One step of settle(); true when a response ended in it and the connection must settle again.
+  bool settle_step() noexcept;
   // What comes after a response is complete: the next request, or the end.
   void answered() noexcept;
-  // Sends the next piece of a file being streamed, or finishes it when it is all sent.
-  void stream_file() noexcept;
+  // Sends the next piece of a file being streamed, or finishes it when it is all sent. True when
+  // a static file's response is over and the caller must settle the connection again.
+  bool stream_file() noexcept;
   // Sends what of the file the socket takes now with sendfile; false when it failed.
   bool send_file_directly(file_stream& file) noexcept;
   // Sets or clears TCP_CORK; false when it could not.
   bool set_cork(bool on) noexcept;
   void read_file_piece(file_stream& file) noexcept;
-  // Writes a piece just read; what a full socket does not take goes back to the file.
   // A piece of size bytes was read (or, negative, a libuv error): it goes to the socket.
   void piece_read(file_stream& file, ssize_t size) noexcept;
+  // Writes a piece just read; what a full socket does not take goes back to the file.
   void send_piece(file_stream& file, std::size_t size) noexcept;
   // Writes bytes that stay valid until the write completes (a streamed file's buffer).
   void write_borrowed(const char* data, std::size_t size) noexcept;

@@ -701,6 +701,30 @@ TEST_CASE("large files come back whole, in ranges, and leave the connection usab
     REQUIRE(last);
     CHECK(last->body == "small");
   }
+  SECTION("a long pipeline of one-byte ranges of a held file, answered in order") {
+    // Each answer goes whole in one sendfile; the next request follows in a loop, not a deeper
+    // call, however many the client sent at once.
+    const std::string mid = random_bytes(100 * 1024, 5);
+    root.write("mid.bin", mid);
+    http_client client(kiln.port());
+    std::string pipeline;
+    constexpr int count = 2000;
+    for (int i = 0; i < count; ++i) {
+      std::string at = std::to_string(i * 37);
+      pipeline += get("/mid.bin", "Range: bytes=" + at + "-" + at + "\r\n");
+    }
+    REQUIRE(client.send(pipeline + get("/small.txt")));
+    int in_order = 0;
+    for (int i = 0; i < count; ++i) {
+      auto response = client.read_response();
+      REQUIRE(response);
+      if (response->status == 206 && response->body == mid.substr(i * 37, 1)) ++in_order;
+    }
+    CHECK(in_order == count);
+    auto last = client.read_response();
+    REQUIRE(last);
+    CHECK(last->body == "small");
+  }
   SECTION("a range from the middle") {
     auto response = fetch(kiln, "/big.bin", "Range: bytes=2097150-3145729\r\n");
     CHECK(response.status == 206);
