@@ -33,15 +33,16 @@ constexpr std::uint64_t revalidate_after_ms = 1000;
 constexpr std::string_view cache_forever = "Cache-Control: public, max-age=31536000, immutable\r\n";
 constexpr std::string_view cache_revalidate = "Cache-Control: no-cache\r\n";
 
-// Reads a whole file; false with errno set on failure.
-bool read_whole(int fd, std::string& contents, std::size_t size) noexcept {
-  contents.resize(size);
+// Repeats transfer(done), a read or write of the bytes from done on, until size bytes have gone;
+// false with errno set on failure (EIO when the file ended early).
+template <typename Transfer>
+bool transfer_whole(std::size_t size, Transfer transfer) noexcept {
   std::size_t done = 0;
   while (done < size) {
-    ssize_t n = ::pread(fd, contents.data() + done, size - done, static_cast<off_t>(done));
+    ssize_t n = transfer(done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      if (n == 0) errno = EIO;  // The file shrank while it was read.
+      if (n == 0) errno = EIO;
       return false;
     }
     done += static_cast<std::size_t>(n);
@@ -49,22 +50,23 @@ bool read_whole(int fd, std::string& contents, std::size_t size) noexcept {
   return true;
 }
 
+// Reads a whole file; false with errno set on failure.
+bool read_whole(int fd, std::string& contents, std::size_t size) noexcept {
+  contents.resize(size);
+  return transfer_whole(size, [&](std::size_t done) {
+    return ::pread(fd, contents.data() + done, size - done, static_cast<off_t>(done));
+  });
+}
+
 // The bytes in a memfd sealed against change, so that a response sent from it can never come
 // out shorter than its head promised; -1 with errno set on failure.
 int sealed_memory_file(std::string_view bytes) noexcept {
   int fd = ::memfd_create("kiln-static-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -1;
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = ENOSPC;
-      break;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (done < bytes.size() ||
+  bool written = transfer_whole(bytes.size(), [&](std::size_t done) {
+    return ::write(fd, bytes.data() + done, bytes.size() - done);
+  });
+  if (!written ||
       ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
     int saved = errno;
     ::close(fd);
